@@ -1,0 +1,367 @@
+"""The elimination graph of a Graph, vertex elimination, and the cost of an order.
+
+``ElimGraph`` is the graph that orders act on: the vertices on some path from an
+input to an output, with one structured partial (``graphs.structure``) per edge.
+Eliminating ``v`` adds ``J[s,v]·J[v,p]`` onto ``J[s,p]`` for every predecessor
+``p`` and successor ``s`` and drops ``v``. An output that also feeds later vertices
+is split: the vertex keeps its id and is eliminated like any intermediate, and a
+sink ``"<id>#out"`` reached by a value-less copy edge holds the output's Jacobian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from graphs import structure as st
+from graphs.errors import GraphError
+from graphs.ir import INPUT, NODE, PARAMETER, Edge, Graph, Literal
+from graphs.primitives import RULES, SUPPORTED
+from graphs.structure import Partial
+
+SINK_SUFFIX = "#out"
+
+
+@dataclasses.dataclass(frozen=True)
+class ElimGraph:
+    """The graph that orders act on (immutable; :func:`eliminate` returns a new one).
+
+    Attributes:
+      ids: vertex ids, in program order; sinks of split outputs at the end.
+      shapes: shape of each vertex, by position.
+      inputs: positions of the graph's inputs that reach an output.
+      outputs: positions holding each distinct output's Jacobian (an output's own
+        vertex, its split sink, or an input), keyed by output id.
+      intermediates: positions that an order eliminates, in program order.
+      edges: ``(dst, src) -> partial`` for every edge.
+    """
+
+    ids: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    inputs: tuple[int, ...]
+    outputs: dict[str, int]
+    intermediates: tuple[int, ...]
+    edges: dict[tuple[int, int], Partial]
+    pred: dict[int, frozenset[int]] = dataclasses.field(default_factory=dict)
+    succ: dict[int, frozenset[int]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.pred and self.edges:
+            pred: dict[int, set[int]] = {}
+            succ: dict[int, set[int]] = {}
+            for s, p in self.edges:
+                pred.setdefault(s, set()).add(p)
+                succ.setdefault(p, set()).add(s)
+            object.__setattr__(self, "pred", {k: frozenset(v) for k, v in pred.items()})
+            object.__setattr__(self, "succ", {k: frozenset(v) for k, v in succ.items()})
+
+    def preds(self, v: int) -> list[int]:
+        return sorted(self.pred.get(v, ()))
+
+    def succs(self, v: int) -> list[int]:
+        return sorted(self.succ.get(v, ()))
+
+    @property
+    def intermediate_ids(self) -> tuple[str, ...]:
+        return tuple(self.ids[i] for i in self.intermediates)
+
+    @property
+    def is_scalar(self) -> bool:
+        """Whether every vertex is a scalar, so the textbook |P|·|S| rule applies."""
+        return all(shape == () for shape in self.shapes)
+
+
+def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
+    """(src, dst, partial) of a program graph, duplicate operands added up."""
+    by_id = graph.by_id
+    result: list[tuple[str, str, Partial]] = []
+    for vertex in graph.vertices:
+        if vertex.op in (INPUT, PARAMETER):
+            continue
+        rule = RULES.get(vertex.op)
+        if rule is None:
+            raise GraphError(
+                f"unknown op {vertex.op!r}; supported ops: {', '.join(SUPPORTED)}",
+                path=f"vertices[{vertex.id}].op",
+            )
+        shapes = []
+        dtypes = []
+        for operand in vertex.operands:
+            if isinstance(operand, Literal):
+                shapes.append(None)
+                dtypes.append(None)
+            else:
+                shapes.append(by_id[operand].shape)
+                dtypes.append(by_id[operand].dtype)
+        try:
+            partials = rule.structure_fn(vertex, shapes, dtypes)
+        except (KeyError, ValueError, TypeError, IndexError) as err:
+            raise GraphError(
+                f"{vertex.op} cannot take operands of shapes {shapes} "
+                f"and params {vertex.param_dict}: {err}",
+                path=f"vertices[{vertex.id}]",
+            ) from err
+        merged: dict[str, Partial] = {}
+        for operand, partial in zip(vertex.operands, partials):
+            if partial is None or isinstance(operand, Literal):
+                continue
+            if operand in merged:
+                merged[operand] = st.add(merged[operand], partial).partial
+            else:
+                merged[operand] = partial
+        result.extend((src, vertex.id, partial) for src, partial in merged.items())
+    return result
+
+
+def _explicit_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
+    by_id = graph.by_id
+    merged: dict[tuple[str, str], Partial] = {}
+    for edge in graph.edges or ():
+        partial = edge.partial or st.dense(by_id[edge.dst].shape, by_id[edge.src].shape)
+        key = (edge.src, edge.dst)
+        merged[key] = st.add(merged[key], partial).partial if key in merged else partial
+    return [(src, dst, partial) for (src, dst), partial in merged.items()]
+
+
+def graph_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
+    """Every edge ``(src, dst, partial)`` of a graph, program or structure-only."""
+    return _operand_edges(graph) if graph.is_program else _explicit_edges(graph)
+
+
+def build(graph: Graph) -> ElimGraph:
+    """The elimination graph of ``graph`` (vertices off every input→output path dropped)."""
+    edges = graph_edges(graph)
+    order = {v.id: i for i, v in enumerate(graph.vertices)}
+    succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
+    for src, dst, _ in edges:
+        succ.setdefault(src, []).append(dst)
+        pred.setdefault(dst, []).append(src)
+    reach = _closure(graph.inputs, succ)
+    coreach = _closure(graph.outputs, pred)
+    live = reach & coreach
+    ids = [v.id for v in graph.vertices if v.id in live]
+    index = {vid: i for i, vid in enumerate(ids)}
+    shapes = [graph.by_id[vid].shape for vid in ids]
+    edge_map: dict[tuple[int, int], Partial] = {
+        (index[dst], index[src]): partial
+        for src, dst, partial in edges
+        if src in live and dst in live
+    }
+    has_succ = {p for (_, p) in edge_map}
+    outputs: dict[str, int] = {}
+    input_ids = set(graph.inputs)
+    for out in graph.outputs:
+        if out in outputs or out not in live:
+            continue
+        pos = index[out]
+        if pos in has_succ and out not in input_ids:
+            sink = len(ids)
+            ids.append(out + SINK_SUFFIX)
+            shapes.append(shapes[pos])
+            edge_map[(sink, pos)] = st.identity(shapes[pos])
+            outputs[out] = sink
+        else:
+            outputs[out] = pos
+    sinks = set(outputs.values())
+    intermediates = tuple(
+        index[vid]
+        for vid in ids[: len(index)]
+        if vid not in input_ids and index[vid] not in sinks
+    )
+    return ElimGraph(
+        ids=tuple(ids),
+        shapes=tuple(shapes),
+        inputs=tuple(index[x] for x in graph.inputs if x in live),
+        outputs=outputs,
+        intermediates=intermediates,
+        edges=edge_map,
+    )
+
+
+def _closure(start: Iterable[str], nxt: dict[str, list[str]]) -> set[str]:
+    seen = set(start)
+    stack = list(seen)
+    while stack:
+        for w in nxt.get(stack.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return seen
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """The cost of eliminating one vertex."""
+
+    vertex: str
+    multiplications: int
+    additions: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CostReport:
+    """What an order costs.
+
+    Attributes:
+      order: the order evaluated, as vertex ids.
+      multiplications: total scalar multiplications of the accumulation.
+      additions: total scalar additions onto existing edges and of pre-summed axes.
+      steps: per-vertex costs, in elimination order.
+    """
+
+    order: tuple[str, ...]
+    multiplications: int
+    additions: int
+    steps: tuple[Step, ...]
+
+
+def eliminate(g: ElimGraph, v: int) -> tuple[ElimGraph, int, int]:
+    """Eliminates vertex position ``v``; returns the new graph, multiplications, additions."""
+    edges = dict(g.edges)
+    preds = g.preds(v)
+    succs = g.succs(v)
+    pred = dict(g.pred)
+    succ = dict(g.succ)
+    mults = adds = 0
+    for s in succs:
+        a = edges[(s, v)]
+        pred[s] = (pred[s] - {v}) | set(preds)
+        for p in preds:
+            product = st.compose(a, edges[(v, p)])
+            mults += product.multiplications
+            adds += product.additions
+            partial = product.partial
+            if (s, p) in edges:
+                total = st.add(edges[(s, p)], partial)
+                adds += total.additions
+                partial = total.partial
+            edges[(s, p)] = partial
+    for p in preds:
+        del edges[(v, p)]
+        succ[p] = (succ[p] - {v}) | set(succs)
+    for s in succs:
+        del edges[(s, v)]
+    pred.pop(v, None)
+    succ.pop(v, None)
+    new = dataclasses.replace(g, edges=edges, pred=pred, succ=succ)
+    return new, mults, adds
+
+
+def elimination_cost(g: ElimGraph, v: int) -> tuple[int, int]:
+    """(multiplications, fill-in edges) of eliminating ``v`` now, without doing it."""
+    mults = fill = 0
+    preds = g.preds(v)
+    for s in g.succs(v):
+        a = g.edges[(s, v)]
+        for p in preds:
+            mults += st.compose(a, g.edges[(v, p)]).multiplications
+            fill += (s, p) not in g.edges
+    return mults, fill
+
+
+def resolve_order(g: ElimGraph, order: str | Sequence[str]) -> list[int]:
+    """Positions of an order given as ids, ``"forward"`` or ``"reverse"``.
+
+    Raises:
+      GraphError: if ``order`` is not a permutation of the intermediates, naming
+        the ids that are missing, repeated or unknown.
+    """
+    if isinstance(order, str):
+        if order == "forward":
+            return list(g.intermediates)
+        if order == "reverse":
+            return list(reversed(g.intermediates))
+        raise GraphError(
+            f"unknown order {order!r}; give a list of intermediate ids, "
+            "'forward' or 'reverse' (or a name from graphs.baselines)",
+            path="order",
+        )
+    index = {g.ids[i]: i for i in g.intermediates}
+    seen: set[str] = set()
+    repeated = sorted({vid for vid in order if vid in seen or seen.add(vid)})
+    unknown = sorted(set(order) - set(index))
+    missing = sorted(set(index) - set(order))
+    if repeated or unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if repeated:
+            parts.append(f"repeated {repeated}")
+        if unknown:
+            parts.append(f"unknown (not intermediates) {unknown}")
+        raise GraphError(
+            "order must be a permutation of the graph's intermediates: "
+            + "; ".join(parts),
+            path="order",
+        )
+    return [index[vid] for vid in order]
+
+
+def cost_of(g: ElimGraph, order: Sequence[int]) -> CostReport:
+    """Cost of eliminating positions ``order`` from ``g``."""
+    steps = []
+    total_m = total_a = 0
+    for v in order:
+        g, m, a = eliminate(g, v)
+        steps.append(Step(g.ids[v], m, a))
+        total_m += m
+        total_a += a
+    return CostReport(tuple(g.ids[v] for v in order), total_m, total_a, tuple(steps))
+
+
+def cost(graph: Graph | ElimGraph, order: str | Sequence[str]) -> CostReport:
+    """The multiplications and additions that eliminating ``order`` costs.
+
+    Args:
+      graph: a program or structure-only graph (or its elimination graph).
+      order: a permutation of the intermediate ids, ``"forward"``, ``"reverse"``,
+        or a baseline name (``"markowitz"`` …).
+
+    Returns:
+      A :class:`CostReport`.
+
+    Example:
+      >>> g = graphs.load({"format": "ccelim.graph/1", "inputs": ["x"],
+      ...     "outputs": ["y"], "edges": [["x", "v"], ["v", "y"]]})
+      >>> graphs.cost(g, ["v"]).multiplications
+      1
+    """
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    if isinstance(order, str) and order not in ("forward", "reverse"):
+        from graphs.baselines import baselines
+
+        found = baselines(g)
+        if order not in found:
+            raise GraphError(
+                f"unknown order {order!r}; use a list of ids or one of "
+                f"{sorted(found)}",
+                path="order",
+            )
+        order = list(found[order].order)
+    return cost_of(g, resolve_order(g, order))
+
+
+def structure_only(graph: Graph) -> Graph:
+    """The structure-only view of a graph: explicit edges with their partials."""
+    if not graph.is_program:
+        return graph
+    vertices = tuple(
+        dataclasses.replace(
+            v,
+            op=v.op if v.op == INPUT else NODE,
+            operands=(),
+            params=(),
+        )
+        for v in graph.vertices
+        if v.op != PARAMETER
+    )
+    keep = {v.id for v in vertices}
+    edges = tuple(
+        Edge(src, dst, partial)
+        for src, dst, partial in graph_edges(graph)
+        if src in keep and dst in keep
+    )
+    used = {e.src for e in edges} | {e.dst for e in edges} | set(graph.inputs) | set(graph.outputs)
+    vertices = tuple(v for v in vertices if v.id in used)
+    return Graph(vertices, graph.inputs, graph.outputs, edges, name=graph.name)
