@@ -56,7 +56,7 @@ def greedy_order(g: ElimGraph, score_fn: ScoreFn) -> list[int]:
     order = []
     while remaining:
         v = min(remaining, key=lambda u: score_fn(g, u))
-        g, _, _ = eliminate(g, v)
+        g, _, _, _ = eliminate(g, v)
         remaining.remove(v)
         order.append(v)
     return order

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from graphs import structure as st
 from graphs.errors import GraphError
@@ -216,9 +217,28 @@ class CostReport:
     steps: tuple[Step, ...]
 
 
-def eliminate(g: ElimGraph, v: int) -> tuple[ElimGraph, int, int]:
-    """Eliminates vertex position ``v``; returns the new graph, multiplications, additions."""
+def eliminate(
+    g: ElimGraph,
+    v: int,
+    values: dict[tuple[int, int], Any] | None = None,
+    *,
+    dtype: Any = None,
+) -> tuple[ElimGraph, int, int, dict[tuple[int, int], Any] | None]:
+    """Eliminates vertex position ``v``.
+
+    Args:
+      g: the elimination graph.
+      v: position of an intermediate.
+      values: optional cores of every edge (``None`` for value-less partials);
+        the interpreter passes them, the cost model does not.
+      dtype: dtype of materialised cores; required with ``values``.
+
+    Returns:
+      The new graph, its multiplications, additions, and the new edge values (or
+      ``None`` when working symbolically).
+    """
     edges = dict(g.edges)
+    new_values = dict(values) if values is not None else None
     preds = g.preds(v)
     succs = g.succs(v)
     pred = dict(g.pred)
@@ -228,24 +248,40 @@ def eliminate(g: ElimGraph, v: int) -> tuple[ElimGraph, int, int]:
         a = edges[(s, v)]
         pred[s] = (pred[s] - {v}) | set(preds)
         for p in preds:
-            product = st.compose(a, edges[(v, p)])
+            if new_values is None:
+                product = st.compose(a, edges[(v, p)])
+            else:
+                product = st.compose(
+                    a, edges[(v, p)], new_values[(s, v)], new_values[(v, p)], dtype=dtype
+                )
             mults += product.multiplications
             adds += product.additions
-            partial = product.partial
+            partial, value = product.partial, product.value
             if (s, p) in edges:
-                total = st.add(edges[(s, p)], partial)
+                if new_values is None:
+                    total = st.add(edges[(s, p)], partial)
+                else:
+                    total = st.add(
+                        edges[(s, p)], partial, new_values[(s, p)], value, dtype=dtype
+                    )
                 adds += total.additions
-                partial = total.partial
+                partial, value = total.partial, total.value
             edges[(s, p)] = partial
+            if new_values is not None:
+                new_values[(s, p)] = value
     for p in preds:
         del edges[(v, p)]
         succ[p] = (succ[p] - {v}) | set(succs)
+        if new_values is not None:
+            del new_values[(v, p)]
     for s in succs:
         del edges[(s, v)]
+        if new_values is not None:
+            del new_values[(s, v)]
     pred.pop(v, None)
     succ.pop(v, None)
     new = dataclasses.replace(g, edges=edges, pred=pred, succ=succ)
-    return new, mults, adds
+    return new, mults, adds, new_values
 
 
 def elimination_cost(g: ElimGraph, v: int) -> tuple[int, int]:
@@ -303,7 +339,7 @@ def cost_of(g: ElimGraph, order: Sequence[int]) -> CostReport:
     steps = []
     total_m = total_a = 0
     for v in order:
-        g, m, a = eliminate(g, v)
+        g, m, a, _ = eliminate(g, v)
         steps.append(Step(g.ids[v], m, a))
         total_m += m
         total_a += a

@@ -138,15 +138,29 @@ def identity(shape: tuple[int, ...], *, values: bool = False) -> Structure:
 def elementwise(shape: tuple[int, ...], operand_shape: tuple[int, ...]) -> Structure:
     """Partial of an elementwise op w.r.t. an operand of ``operand_shape``.
 
-    Same shape: a diagonal with values. A scalar operand broadcast to ``shape``:
-    a column of values.
+    The core has the output's shape (the op's derivative at every output element).
+    Axes of equal size are paired (a diagonal: n values, not n²); a scalar operand
+    or an operand axis of size 1 broadcast along the output is a free axis.
     """
-    if tuple(operand_shape) == tuple(shape):
-        return identity(shape, values=True)
-    if tuple(operand_shape) == ():
-        labels = tuple(range(len(shape)))
-        return Structure(tuple(shape), (), labels, (), labels)
-    raise ValueError(f"elementwise operand of shape {operand_shape} for output {shape}")
+    shape, operand_shape = tuple(shape), tuple(operand_shape)
+    out_labels = tuple(range(len(shape)))
+    if operand_shape == ():
+        return Structure(shape, (), out_labels, (), out_labels)
+    if len(operand_shape) != len(shape) or any(
+        d not in (1, n) for d, n in zip(operand_shape, shape)
+    ):
+        raise ValueError(
+            f"elementwise operand of shape {operand_shape} does not broadcast to {shape}"
+        )
+    free = len(shape)
+    in_labels = []
+    for d, n, label in zip(operand_shape, shape, out_labels):
+        if d == n:
+            in_labels.append(label)
+        else:
+            in_labels.append(free)
+            free += 1
+    return Structure(shape, operand_shape, out_labels, tuple(in_labels), out_labels)
 
 
 def canonical(s: Structure) -> Structure:

@@ -1,0 +1,1 @@
+"""service: the FastAPI app, the order cache, the client and the CLI."""

@@ -1,0 +1,12 @@
+"""Entry point of the ``ccelim`` command: imports every command module."""
+
+from service import cli_graphs  # noqa: F401  (registers commands)
+from service.cli_app import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
