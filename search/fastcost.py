@@ -1,0 +1,312 @@
+"""Fast cost of elimination orders: bitset path sums for scalar graphs.
+
+For a scalar elimination graph (every vertex rank 0) the graph after eliminating a
+*set* ``X`` of intermediates does not depend on the order within ``X``: the edge
+``(s, p)`` exists iff some path ``p → … → s`` has all its interior vertices in ``X``,
+and its partial is the path sum. ``graphs.structure`` gives scalar partials one of
+two kinds, dense (core ``()``) or value-less (core ``None``: copies, the split
+outputs' sink edges), and the algebra on them is a semiring on ``{0, ONE, VALUED}``:
+
+* product: value-less · value-less = value-less (0 multiplications); anything with
+  a dense factor is dense, and costs 1 multiplication only when *both* are dense;
+* sum: adding onto an existing edge always gives a dense partial.
+
+So with ``ONE`` = "exactly one path, all of its edges value-less" and ``VALUED`` =
+anything else, eliminating ``v`` after ``X`` costs ``|valued P_X(v)| · |valued
+S_X(v)|`` where ``P_X(v)`` are the non-eliminated vertices that reach ``v`` through
+``X``. :class:`ScalarModel` computes that with Python-int bitsets and a memo keyed by
+``(v, X ∩ related(v))`` — ``v``'s cost only depends on which of its ancestors and
+descendants are gone — so a local move re-evaluates only the vertices it touches.
+The rules are checked against ``graphs.cost`` in ``tests/search/test_local.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from graphs import structure as st
+from graphs.elimination import ElimGraph
+
+_ZERO, _ONE, _VALUED = 0, 1, 2
+_MEMO_LIMIT = 500_000
+
+
+def bits(mask: int) -> list[int]:
+    """Positions of the set bits of ``mask``, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _has_values(partial: st.Partial) -> bool:
+    return isinstance(partial, st.Structure) and partial.core is not None
+
+
+class ScalarModel:
+    """Bitset view of a scalar :class:`ElimGraph` (positions are bit indices).
+
+    Attributes:
+      graph: the elimination graph.
+      n: number of positions.
+      intermediates: the graph's intermediates (positions), in program order.
+      pred, succ: original predecessor / successor bitsets per position.
+      related: per position, bitset of intermediates that are its ancestors or
+        descendants (the only ones whose elimination changes its cost).
+    """
+
+    def __init__(self, g: ElimGraph):
+        if not g.is_scalar:
+            raise ValueError(
+                "ScalarModel needs a scalar graph (all shapes ()); got shapes "
+                f"{sorted(set(g.shapes))[:3]}; use TensorModel for tensor graphs"
+            )
+        self.graph = g
+        self.n = n = len(g.ids)
+        self.intermediates = tuple(g.intermediates)
+        self.inter_mask = sum(1 << v for v in g.intermediates)
+        pred = [0] * n
+        succ = [0] * n
+        vl_in = [0] * n
+        vl_out = [0] * n
+        for (s, p), partial in g.edges.items():
+            pred[s] |= 1 << p
+            succ[p] |= 1 << s
+            if not _has_values(partial):
+                vl_in[s] |= 1 << p
+                vl_out[p] |= 1 << s
+        self.pred, self.succ = pred, succ
+        self.vl_in, self.vl_out = vl_in, vl_out
+        self.vl_in_mask = sum(1 << v for v in range(n) if vl_in[v])
+        self.vl_out_mask = sum(1 << v for v in range(n) if vl_out[v])
+        self.rank = _topological_rank(n, pred, succ)
+        anc = [self._closure(1 << v, pred) & ~(1 << v) for v in range(n)]
+        desc = [self._closure(1 << v, succ) & ~(1 << v) for v in range(n)]
+        self.ancestors, self.descendants = anc, desc
+        self.related = [(anc[v] | desc[v]) & self.inter_mask for v in range(n)]
+        self._memo: dict[tuple[int, int], int] = {}
+
+    @staticmethod
+    def _closure(start: int, nxt: list[int]) -> int:
+        seen = frontier = start
+        while frontier:
+            new = 0
+            for w in bits(frontier):
+                new |= nxt[w]
+            frontier = new & ~seen
+            seen |= frontier
+        return seen
+
+    # ----------------------------------------------------------------- costs
+
+    def vertex_cost(self, v: int, eliminated: int) -> int:
+        """Multiplications of eliminating ``v`` after the set ``eliminated`` (bitset)."""
+        key = (v, eliminated & self.related[v])
+        memo = self._memo
+        found = memo.get(key)
+        if found is not None:
+            return found
+        x = key[1]
+        vp = self._side(v, x, self.pred, self.succ, self.vl_in_mask, self.vl_out, True)
+        cost = 0
+        if vp:
+            vs = self._side(
+                v, x, self.succ, self.pred, self.vl_out_mask, self.vl_in, False
+            )
+            cost = vp * vs
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = cost
+        return cost
+
+    def _side(self, v, x, nxt, back, vl_mask, vl_back, backward: bool) -> int:
+        """Number of neighbours of ``v`` on one side whose path sum is dense.
+
+        ``nxt`` steps away from ``v``, ``back`` towards it; ``vl_mask`` marks the
+        vertices with a value-less edge on the ``v`` side and ``vl_back[w]`` the
+        neighbours towards ``v`` that ``w``'s edge to is value-less.
+        """
+        frontier = nxt[v]
+        region = 0
+        ends = 0
+        while True:
+            ends |= frontier & ~x
+            new = frontier & x & ~region
+            if not new:
+                break
+            region |= new
+            frontier = 0
+            for w in bits(new):
+                frontier |= nxt[w]
+        inner = region | (1 << v)
+        if not inner & vl_mask:
+            return ends.bit_count()
+        # Some edge on these paths has no values: run the path-sum semiring in
+        # topological order, from v outwards.
+        rank = self.rank
+        value = {v: _ONE}
+        for w in sorted(bits(region), key=rank.__getitem__, reverse=backward):
+            value[w] = self._sum(back[w] & inner, vl_back[w], value)
+        count = 0
+        for p in bits(ends):
+            count += self._sum(back[p] & inner, vl_back[p], value) == _VALUED
+        return count
+
+    @staticmethod
+    def _sum(towards: int, vl: int, value: dict[int, int]) -> int:
+        total = _ZERO
+        for u in bits(towards):
+            val = value.get(u, _ZERO)
+            if val == _ZERO:
+                continue
+            prod = val if vl >> u & 1 else _VALUED
+            total = prod if total == _ZERO else _VALUED
+        return total
+
+    def order_costs(self, order: Sequence[int]) -> list[int]:
+        """Per-step multiplications of eliminating positions ``order`` in turn."""
+        x = 0
+        out = []
+        for v in order:
+            out.append(self.vertex_cost(v, x))
+            x |= 1 << v
+        return out
+
+    def order_cost(self, order: Sequence[int]) -> int:
+        """Total multiplications of an order (positions)."""
+        return sum(self.order_costs(order))
+
+
+def _topological_rank(n: int, pred: list[int], succ: list[int]) -> list[int]:
+    indeg = [p.bit_count() for p in pred]
+    ready = [v for v in range(n) if indeg[v] == 0]
+    rank = [0] * n
+    k = 0
+    while ready:
+        v = ready.pop()
+        rank[v] = k
+        k += 1
+        for s in bits(succ[v]):
+            indeg[s] -= 1
+            if indeg[s] == 0:
+                ready.append(s)
+    if k != n:
+        raise ValueError("the elimination graph has a cycle; expected a DAG")
+    return rank
+
+
+# ------------------------------------------------------------------ evaluators
+
+
+class OrderEvaluator:
+    """A current order with per-step costs that local moves change in place.
+
+    ``try_window(lo, segment)`` prices replacing ``order[lo:lo+len(segment)]`` by
+    ``segment`` (a permutation of it); ``commit()`` applies the last one tried.
+    The steps after the window are not re-evaluated: the set eliminated before
+    them is unchanged, so their costs are too (exact for scalar graphs; for tensor
+    graphs it relies on the structure after a set being order-free, which
+    ``tests/search/test_local.py`` checks, and callers re-price final orders with
+    ``graphs.cost``).
+    """
+
+    order: list[int]
+    costs: list[int]
+    total: int
+
+    def reset(self, order: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def try_window(self, lo: int, segment: Sequence[int]) -> int:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+
+class ScalarEvaluator(OrderEvaluator):
+    """:class:`OrderEvaluator` over a :class:`ScalarModel` (prefix sets as bitsets)."""
+
+    def __init__(self, model: ScalarModel):
+        self.model = model
+        self._pending: tuple[int, list[int], list[int]] | None = None
+
+    def reset(self, order: Sequence[int]) -> None:
+        self.order = list(order)
+        self.prefix = [0] * (len(order) + 1)
+        x = 0
+        for k, v in enumerate(self.order):
+            x |= 1 << v
+            self.prefix[k + 1] = x
+        self.costs = self.model.order_costs(self.order)
+        self.total = sum(self.costs)
+
+    def try_window(self, lo: int, segment: Sequence[int]) -> int:
+        cost = self.model.vertex_cost
+        x = self.prefix[lo]
+        new = []
+        for v in segment:
+            new.append(cost(v, x))
+            x |= 1 << v
+        self._pending = (lo, list(segment), new)
+        return sum(new) - sum(self.costs[lo : lo + len(new)])
+
+    def commit(self) -> None:
+        lo, segment, new = self._pending
+        old = sum(self.costs[lo : lo + len(new)])
+        x = self.prefix[lo]
+        for k, v in enumerate(segment):
+            self.order[lo + k] = v
+            self.costs[lo + k] = new[k]
+            x |= 1 << v
+            self.prefix[lo + k + 1] = x
+        self.total += sum(new) - old
+
+
+class TensorEvaluator(OrderEvaluator):
+    """:class:`OrderEvaluator` for any graph: cached elimination graphs per prefix."""
+
+    def __init__(self, g: ElimGraph):
+        self.graph = g
+        self._pending = None
+
+    def reset(self, order: Sequence[int]) -> None:
+        from graphs.elimination import eliminate
+
+        self.order = list(order)
+        self.states = [self.graph]
+        self.costs = []
+        state = self.graph
+        for v in self.order:
+            state, m, _ = eliminate(state, v)
+            self.states.append(state)
+            self.costs.append(m)
+        self.total = sum(self.costs)
+
+    def try_window(self, lo: int, segment: Sequence[int]) -> int:
+        from graphs.elimination import eliminate
+
+        state = self.states[lo]
+        new, states = [], []
+        for v in segment:
+            state, m, _ = eliminate(state, v)
+            new.append(m)
+            states.append(state)
+        self._pending = (lo, list(segment), new, states)
+        return sum(new) - sum(self.costs[lo : lo + len(new)])
+
+    def commit(self) -> None:
+        lo, segment, new, states = self._pending
+        old = sum(self.costs[lo : lo + len(new)])
+        for k, v in enumerate(segment):
+            self.order[lo + k] = v
+            self.costs[lo + k] = new[k]
+            self.states[lo + k + 1] = states[k]
+        self.total += sum(new) - old
+
+
+def evaluator(g: ElimGraph) -> OrderEvaluator:
+    """The fastest exact :class:`OrderEvaluator` for ``g``."""
+    return ScalarEvaluator(ScalarModel(g)) if g.is_scalar else TensorEvaluator(g)
