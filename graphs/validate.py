@@ -1,0 +1,566 @@
+"""Checks on graphs and ``ccelim.graph/1`` documents, with the path of each problem.
+
+Every problem is a :class:`graphs.GraphError` whose ``path`` names the offending
+field of the document (``"edges[3][1]"``, ``"vertices[5].operands[0]"``,
+``"format"``) and whose message says what was expected, what was found and how to
+fix it. :func:`check` works on :class:`~graphs.ir.Graph` objects (paths refer to
+positions in ``graph.vertices`` / ``graph.edges``, which are the document's
+positions because loading keeps the order); ``graphs.jsonio.load`` runs it after
+reading a document.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from graphs import structure as st
+from graphs.errors import GraphError
+from graphs.ir import INPUT, NODE, PARAMETER, Graph, Literal, Vertex
+from graphs.primitives import (
+    ELEMENTWISE_BINARY,
+    ELEMENTWISE_UNARY,
+    RULES,
+    SUPPORTED,
+)
+from graphs.structure import IndexMap, Structure
+
+#: Default largest number of vertices a graph may have.
+MAX_VERTICES = 20_000
+#: Default largest number of edges (operand references, or explicit edges).
+MAX_EDGES = 200_000
+#: Default largest number of elements of one vertex (or literal).
+MAX_ELEMENTS = 1 << 22
+#: Largest rank of a vertex or literal.
+MAX_RANK = 32
+
+
+class Limits(NamedTuple):
+    """Size limits that a graph must stay within (see the module constants)."""
+
+    max_vertices: int = MAX_VERTICES
+    max_edges: int = MAX_EDGES
+    max_elements: int = MAX_ELEMENTS
+
+
+DEFAULT_LIMITS = Limits()
+
+_SAME_SHAPE_OPS = frozenset(
+    ELEMENTWISE_UNARY
+    + ELEMENTWISE_BINARY
+    + "clamp select_n sign floor ceil round is_finite eq ne lt le gt ge and or not "
+    "xor stop_gradient nextafter".split()
+)
+_ARITY = {
+    **{name: 1 for name in ELEMENTWISE_UNARY},
+    **{name: 2 for name in ELEMENTWISE_BINARY},
+    "clamp": 3,
+    "dot_general": 2,
+    "reduce_sum": 1,
+    "reduce_max": 1,
+    "reduce_min": 1,
+    "transpose": 1,
+    "squeeze": 1,
+    "slice": 1,
+    "rev": 1,
+    "pad": 2,
+}
+
+
+def vertex_path(graph: Graph, index: int) -> str:
+    return f"vertices[{index}]"
+
+
+def check(
+    graph: Graph, *, limits: Limits = DEFAULT_LIMITS, listed: bool = True
+) -> None:
+    """Raises :class:`GraphError` unless ``graph`` is a valid graph.
+
+    Args:
+      graph: a program or structure-only graph.
+      limits: the size limits.
+      listed: whether the document listed its vertices (structure-only documents
+        may leave them out; then vertex problems are reported at the edges).
+
+    Raises:
+      GraphError: with the path of the first problem found.
+    """
+    _check_sizes(graph, limits)
+    index = _check_ids(graph, listed)
+    _check_roles(graph, index, listed)
+    if graph.is_program:
+        _check_operands(graph, index)
+        _check_program_shapes(graph, index)
+    else:
+        _check_edges(graph, index, listed)
+        _check_edge_partials(graph, index)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _check_sizes(graph: Graph, limits: Limits) -> None:
+    n = len(graph.vertices)
+    if n > limits.max_vertices:
+        raise GraphError(
+            f"expected at most {limits.max_vertices} vertices, got {n}; split the "
+            "program into smaller graphs or raise max_vertices",
+            path="vertices",
+        )
+    if graph.is_program:
+        m = sum(len(v.operands) for v in graph.vertices)
+    else:
+        m = len(graph.edges or ())
+    if m > limits.max_edges:
+        raise GraphError(
+            f"expected at most {limits.max_edges} edges, got {m}; split the program "
+            "into smaller graphs or raise max_edges",
+            path="edges" if not graph.is_program else "vertices",
+        )
+    for k, v in enumerate(graph.vertices):
+        if len(v.shape) > MAX_RANK:
+            raise GraphError(
+                f"expected a shape of rank at most {MAX_RANK}, got rank {len(v.shape)}",
+                path=f"vertices[{k}].shape",
+            )
+        if math.prod(v.shape) > limits.max_elements:
+            raise GraphError(
+                f"expected at most {limits.max_elements} elements per vertex, got "
+                f"shape {list(v.shape)} ({math.prod(v.shape)} elements); use smaller "
+                "arrays or raise max_elements",
+                path=f"vertices[{k}].shape",
+            )
+
+
+# ----------------------------------------------------------------------------- ids
+
+
+def _check_ids(graph: Graph, listed: bool) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for k, v in enumerate(graph.vertices):
+        if v.id in index:
+            raise GraphError(
+                f"duplicate vertex id {v.id!r} (also vertices[{index[v.id]}]); "
+                "give every vertex its own id",
+                path=f"vertices[{k}].id",
+            )
+        index[v.id] = k
+    return index
+
+
+def _dangling(vid: str, path: str, what: str) -> GraphError:
+    return GraphError(
+        f'{what} {vid!r} names no vertex; list it in "vertices" (or fix the id)',
+        path=path,
+    )
+
+
+def _check_roles(graph: Graph, index: dict[str, int], listed: bool) -> None:
+    seen: dict[str, int] = {}
+    for k, vid in enumerate(graph.inputs):
+        if vid not in index:
+            raise _dangling(vid, f"inputs[{k}]", "input")
+        if vid in seen:
+            raise GraphError(
+                f"input {vid!r} is listed twice (also inputs[{seen[vid]}]); "
+                "list each input once",
+                path=f"inputs[{k}]",
+            )
+        seen[vid] = k
+        op = graph.vertices[index[vid]].op
+        if op != INPUT:
+            raise GraphError(
+                f"inputs must be vertices with op 'input', but {vid!r} has op "
+                f'{op!r}; remove it from "inputs" or make it an input',
+                path=f"inputs[{k}]",
+            )
+    for k, v in enumerate(graph.vertices):
+        if v.op == INPUT and v.id not in seen:
+            raise GraphError(
+                f"vertex {v.id!r} has op 'input' but is not in \"inputs\"; add it "
+                "there (or use op 'parameter' for a non-differentiated argument)",
+                path=f"vertices[{k}].op",
+            )
+        if not graph.is_program and v.op not in (INPUT, NODE):
+            raise GraphError(
+                f"a structure-only vertex has op 'input' or 'node', got {v.op!r}; "
+                'drop "edges" to write a program graph',
+                path=f"vertices[{k}].op",
+            )
+    for k, vid in enumerate(graph.outputs):
+        if vid not in index:
+            raise GraphError(
+                f"output {vid!r} is not a vertex of the graph; outputs must name "
+                'vertices (inputs, or vertices in "vertices"/"edges")',
+                path=f"outputs[{k}]",
+            )
+    for k, leaves in enumerate(graph.signature):
+        for j, vid in enumerate(leaves):
+            if vid not in index:
+                raise _dangling(vid, f"signature[{k}][{j}]", "signature leaf")
+            op = graph.vertices[index[vid]].op
+            if op not in (INPUT, PARAMETER):
+                raise GraphError(
+                    f"signature leaves are 'input' or 'parameter' vertices, but "
+                    f"{vid!r} has op {op!r}",
+                    path=f"signature[{k}][{j}]",
+                )
+
+
+# ---------------------------------------------------------------------- program
+
+
+def _check_operands(graph: Graph, index: dict[str, int]) -> None:
+    for k, v in enumerate(graph.vertices):
+        if v.op in (INPUT, PARAMETER):
+            if v.operands:
+                raise GraphError(
+                    f"an {v.op!r} vertex takes no operands, got {len(v.operands)}; "
+                    "inputs get no edges",
+                    path=f"vertices[{k}].operands",
+                )
+            continue
+        if v.op not in RULES:
+            raise GraphError(
+                f"unknown op {v.op!r}; supported ops: input, parameter, "
+                + ", ".join(SUPPORTED),
+                path=f"vertices[{k}].op",
+            )
+        for j, operand in enumerate(v.operands):
+            if isinstance(operand, Literal):
+                continue
+            if operand not in index:
+                raise _dangling(operand, f"vertices[{k}].operands[{j}]", "operand")
+            if index[operand] >= k:
+                _raise_order_or_cycle(graph, index, k, j)
+
+
+def _program_succ(graph: Graph, index: dict[str, int]) -> list[list[int]]:
+    succ: list[list[int]] = [[] for _ in graph.vertices]
+    for k, v in enumerate(graph.vertices):
+        for operand in v.operands:
+            if not isinstance(operand, Literal) and operand in index:
+                succ[index[operand]].append(k)
+    return succ
+
+
+def _raise_order_or_cycle(graph: Graph, index: dict[str, int], k: int, j: int) -> None:
+    cycle = find_cycle(_program_succ(graph, index))
+    if cycle is not None:
+        names = [graph.vertices[i].id for i in cycle]
+        raise GraphError(
+            f"the graph has a cycle through vertex {names[0]!r} "
+            f"({' -> '.join(names + names[:1])}); a computational graph must be "
+            "acyclic",
+            path=f"vertices[{cycle[0]}].operands",
+        )
+    operand = graph.vertices[k].operands[j]
+    raise GraphError(
+        f"vertex {graph.vertices[k].id!r} is listed before its operand {operand!r}; "
+        "list vertices in program (topological) order",
+        path=f"vertices[{k}].operands[{j}]",
+    )
+
+
+def find_cycle(succ: Sequence[Sequence[int]]) -> list[int] | None:
+    """A cycle (list of vertex positions) of a directed graph, or ``None``."""
+    state = [0] * len(succ)  # 0 new, 1 on the stack, 2 done
+    for root in range(len(succ)):
+        if state[root]:
+            continue
+        stack = [(root, 0)]
+        path = [root]
+        state[root] = 1
+        while stack:
+            v, i = stack[-1]
+            if i < len(succ[v]):
+                stack[-1] = (v, i + 1)
+                w = succ[v][i]
+                if state[w] == 1:
+                    return path[path.index(w) :]
+                if state[w] == 0:
+                    state[w] = 1
+                    stack.append((w, 0))
+                    path.append(w)
+            else:
+                state[v] = 2
+                stack.pop()
+                path.pop()
+    return None
+
+
+def _operand_shapes(graph: Graph, index: dict[str, int], v: Vertex):
+    shapes, dtypes = [], []
+    for operand in v.operands:
+        if isinstance(operand, Literal):
+            shapes.append(None)
+            dtypes.append(None)
+        else:
+            w = graph.vertices[index[operand]]
+            shapes.append(tuple(w.shape))
+            dtypes.append(w.dtype)
+    return shapes, dtypes
+
+
+def _check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
+    for k, v in enumerate(graph.vertices):
+        if v.op in (INPUT, PARAMETER):
+            continue
+        shapes, dtypes = _operand_shapes(graph, index, v)
+        literal_shapes = [
+            tuple(o.shape) if isinstance(o, Literal) else s
+            for o, s in zip(v.operands, shapes, strict=False)
+        ]
+        want = _ARITY.get(v.op)
+        if v.op == "select_n" and len(shapes) < 2:
+            want = 2
+        if want is not None and len(shapes) != want:
+            raise GraphError(
+                f"{v.op} takes {want} operands, got {len(shapes)}",
+                path=f"vertices[{k}].operands",
+            )
+        if v.op in _SAME_SHAPE_OPS:
+            for j, shape in enumerate(literal_shapes):
+                if shape not in ((), tuple(v.shape)):
+                    raise GraphError(
+                        f"{v.op} is elementwise: operand {j} must have the output "
+                        f"shape {list(v.shape)} or be a scalar, got {list(shape)}; "
+                        "broadcast the operand first (broadcast_in_dim)",
+                        path=f"vertices[{k}].operands[{j}]",
+                    )
+        try:
+            _check_op_shapes(v, literal_shapes)
+            partials = RULES[v.op].structure_fn(v, shapes, dtypes)
+            if len(partials) != len(shapes):
+                raise ValueError(f"expected {len(shapes)} partials")
+            for shape, partial in zip(shapes, partials, strict=False):
+                if partial is None:
+                    continue
+                if tuple(partial.out_shape) != tuple(v.shape) or tuple(
+                    partial.in_shape
+                ) != tuple(shape):
+                    raise ValueError(
+                        f"partial of shape {list(partial.out_shape)} x "
+                        f"{list(partial.in_shape)} does not fit"
+                    )
+                st.validate(partial)
+        except GraphError:
+            raise
+        except Exception as err:  # a malformed vertex must never crash the loader
+            raise GraphError(
+                f"{v.op} with operand shapes {[_fmt(s) for s in literal_shapes]} and "
+                f"params {v.param_dict} cannot give shape {list(v.shape)} "
+                f"({type(err).__name__}: {err}); fix the shapes or params",
+                path=f"vertices[{k}]",
+            ) from None
+
+
+def _fmt(shape) -> list[int] | None:
+    return None if shape is None else list(shape)
+
+
+def _check_op_shapes(v: Vertex, shapes: list) -> None:
+    """Shape inference for the ops whose structure rules do not check shapes."""
+    p = v.param_dict
+    out = tuple(v.shape)
+    if v.op == "dot_general":
+        (lc, rc), (lb, rb) = p["dimension_numbers"]
+        lhs, rhs = shapes
+        if [lhs[i] for i in lc] != [rhs[i] for i in rc]:
+            raise ValueError("contracting dimensions differ in size")
+        if [lhs[i] for i in lb] != [rhs[i] for i in rb]:
+            raise ValueError("batch dimensions differ in size")
+        lf = [d for i, d in enumerate(lhs) if i not in lc and i not in lb]
+        rf = [d for i, d in enumerate(rhs) if i not in rc and i not in rb]
+        expect = tuple([lhs[i] for i in lb] + lf + rf)
+    elif v.op in ("reduce_sum", "reduce_max", "reduce_min"):
+        axes = set(p["axes"])
+        expect = tuple(d for i, d in enumerate(shapes[0]) if i not in axes)
+    elif v.op == "transpose":
+        perm = tuple(p["permutation"])
+        if sorted(perm) != list(range(len(shapes[0]))):
+            raise ValueError(f"permutation {list(perm)} is not a permutation")
+        expect = tuple(shapes[0][i] for i in perm)
+    elif v.op == "broadcast_in_dim":
+        dims = tuple(p["broadcast_dimensions"])
+        if len(dims) != len(shapes[0]) or any(
+            shapes[0][i] not in (1, out[d]) for i, d in enumerate(dims)
+        ):
+            raise ValueError("operand does not broadcast to the output")
+        expect = out
+    elif v.op == "reshape":
+        if math.prod(shapes[0]) != math.prod(out):
+            raise ValueError("reshape must keep the number of elements")
+        expect = out
+    elif v.op == "concatenate":
+        dim = p["dimension"]
+        first = shapes[0]
+        for s in shapes:
+            if len(s) != len(first) or any(
+                a != b
+                for i, (a, b) in enumerate(zip(s, first, strict=False))
+                if i != dim
+            ):
+                raise ValueError("concatenate operands differ off the axis")
+        expect = tuple(
+            sum(s[dim] for s in shapes) if i == dim else d for i, d in enumerate(first)
+        )
+    elif v.op == "squeeze":
+        dims = {d % len(shapes[0]) for d in p["dimensions"]}
+        expect = tuple(d for i, d in enumerate(shapes[0]) if i not in dims)
+    elif v.op == "slice":
+        start, limit = p["start_indices"], p["limit_indices"]
+        strides = p.get("strides") or [1] * len(start)
+        if len(start) != len(shapes[0]) or any(
+            not (0 <= a <= b <= n)
+            for a, b, n in zip(start, limit, shapes[0], strict=False)
+        ):
+            raise ValueError("slice indices out of bounds")
+        expect = tuple(
+            -(-(b - a) // s) for a, b, s in zip(start, limit, strides, strict=False)
+        )
+    else:
+        return
+    if tuple(expect) != out:
+        raise ValueError(f"expected output shape {list(expect)}")
+
+
+# ------------------------------------------------------------------- structure-only
+
+
+def _check_edges(graph: Graph, index: dict[str, int], listed: bool) -> None:
+    inputs = set(graph.inputs)
+    succ: list[list[int]] = [[] for _ in graph.vertices]
+    where: dict[tuple[int, int], int] = {}
+    for k, e in enumerate(graph.edges or ()):
+        for side, vid in ((0, e.src), (1, e.dst)):
+            if vid not in index:
+                raise _dangling(vid, f"edges[{k}][{side}]", "edge endpoint")
+        if e.dst in inputs:
+            raise GraphError(
+                f"edge {e.src!r} -> {e.dst!r} goes into input {e.dst!r}; inputs "
+                "are independent variables and take no edges",
+                path=f"edges[{k}][1]",
+            )
+        s, d = index[e.src], index[e.dst]
+        succ[s].append(d)
+        where.setdefault((s, d), k)
+    cycle = find_cycle(succ)
+    if cycle is not None:
+        names = [graph.vertices[i].id for i in cycle]
+        first = where[(cycle[0], cycle[1 % len(cycle)])]
+        raise GraphError(
+            f"the graph has a cycle through vertex {names[0]!r} "
+            f"({' -> '.join(names + names[:1])}); a computational graph must be "
+            "acyclic",
+            path=f"edges[{first}]",
+        )
+    if listed:
+        for (s, d), k in where.items():
+            if s > d:
+                raise GraphError(
+                    f"vertex {graph.vertices[d].id!r} is listed before its "
+                    f"predecessor {graph.vertices[s].id!r} (edge {k}); list "
+                    'vertices in topological order, or leave "vertices" out',
+                    path=f"vertices[{d}]",
+                )
+
+
+def _check_edge_partials(graph: Graph, index: dict[str, int]) -> None:
+    for k, e in enumerate(graph.edges or ()):
+        if e.partial is None:
+            continue
+        out_shape = tuple(graph.vertices[index[e.dst]].shape)
+        in_shape = tuple(graph.vertices[index[e.src]].shape)
+        p = e.partial
+        path = f"edges[{k}][2]"
+        if tuple(p.out_shape) != out_shape or tuple(p.in_shape) != in_shape:
+            raise GraphError(
+                f"partial is {list(p.out_shape)} x {list(p.in_shape)} but the edge "
+                f"joins shapes {list(out_shape)} <- {list(in_shape)}",
+                path=path,
+            )
+        if isinstance(p, Structure):
+            for key, labels, shape, what in (
+                ("out", p.out_labels, out_shape, e.dst),
+                ("in", p.in_labels, in_shape, e.src),
+            ):
+                if len(labels) != len(shape):
+                    raise GraphError(
+                        f"expected one label per axis of {what!r} (shape "
+                        f"{list(shape)}, {len(shape)} labels), got {len(labels)}",
+                        path=f"{path}.{key}",
+                    )
+        elif isinstance(p, IndexMap):
+            if len(p.index) != math.prod(out_shape):
+                raise GraphError(
+                    f"expected one index per element of {e.dst!r} "
+                    f"({math.prod(out_shape)}), got {len(p.index)}",
+                    path=f"{path}.index",
+                )
+        try:
+            st.validate(p)
+        except ValueError as err:
+            raise GraphError(f"bad partial: {err}", path=path) from None
+
+
+# ------------------------------------------------------------ inferred vertex order
+
+
+def infer_order(
+    inputs: Sequence[str], edges: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[str] | None]:
+    """Vertices of an edge list in a deterministic topological order.
+
+    Inputs come first in their given order; then Kahn's algorithm, ties broken by
+    first appearance in the edge list.
+
+    Returns:
+      ``(order, cycle)``: the vertices, and ``None`` or the ids of a cycle.
+    """
+    first: dict[str, int] = {}
+    for vid in inputs:
+        first.setdefault(vid, len(first))
+    for src, dst in edges:
+        first.setdefault(src, len(first))
+        first.setdefault(dst, len(first))
+    indeg = dict.fromkeys(first, 0)
+    succ: dict[str, list[str]] = {vid: [] for vid in first}
+    for src, dst in edges:
+        succ[src].append(dst)
+        indeg[dst] += 1
+    ready = [(first[vid], vid) for vid, d in indeg.items() if d == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        _, vid = heapq.heappop(ready)
+        order.append(vid)
+        for w in succ[vid]:
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                heapq.heappush(ready, (first[w], w))
+    if len(order) == len(first):
+        return order, None
+    ids = list(first)
+    pos = {vid: i for i, vid in enumerate(ids)}
+    cycle = find_cycle([[pos[w] for w in succ[vid]] for vid in ids])
+    return order, [ids[i] for i in cycle or ()]
+
+
+def describe(value: Any) -> str:
+    """A short description of a JSON value for messages: its type and a preview."""
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{names.get(type(value), type(value).__name__)} ({text})"
