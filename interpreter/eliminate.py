@@ -1,32 +1,77 @@
 """Accumulating the Jacobian: local partials, then vertex elimination with values.
 
-The accumulation runs ``graphs.elimination.eliminate`` itself, with value cores:
-the same function the cost model runs symbolically, so the kernel performs exactly
-the multiplications that ``graphs.cost`` counts.
+The kernel is two stages with a plain list of arrays between them:
+
+1. :func:`partial_cores` evaluates the program and the value core of every edge's
+   local partial (``None`` for value-less index maps);
+2. :func:`accumulate_blocks` eliminates the order by running
+   ``graphs.elimination.eliminate`` itself with those cores (the same function
+   that the cost model runs symbolically, so the kernel performs exactly the
+   multiplications ``graphs.cost`` counts), then assembles the dense blocks
+   (selects and broadcasts only, no products).
+
+Keeping stage 2 a function of the cores alone lets a test count the products in
+its own jaxpr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from graphs import structure as st
 from graphs.elimination import ElimGraph, eliminate
 from graphs.ir import Graph
+from interpreter.plan import Plan
 from interpreter.rules import evaluate, vertex_partials
 
 EdgeValues = dict[tuple[int, int], Any]
 
 
+class Block(NamedTuple):
+    """A structured Jacobian block: its partial (static) and its core (or None).
+
+    A pytree whose only child is ``core``; ``partial`` travels as static data, so
+    blocks pass through ``jax.jit`` and ``jax.vmap``.
+    """
+
+    partial: st.Partial
+    core: jax.Array | None  # shape partial.core_shape (batch axes first under vmap)
+
+
+jax.tree_util.register_pytree_node(
+    Block,
+    lambda b: ((b.core,), b.partial),
+    lambda partial, children: Block(partial, children[0]),
+)
+
+
 def local_partials(
     graph: Graph, g: ElimGraph, leaves: dict[str, jax.Array]
 ) -> tuple[dict[str, jax.Array], EdgeValues]:
-    """Primal values and the core of every edge of ``g`` (``None`` if value-less)."""
-    values = evaluate(graph, leaves)
+    """Primal values and the core of every edge of ``g`` (``None`` if value-less).
+
+    Args:
+      graph: the program graph.
+      g: its elimination graph (``graphs.elimination.build(graph)``).
+      leaves: values of the inputs and parameters, by vertex id.
+
+    Returns:
+      The primal value of every vertex by id, and ``{(dst, src): core}`` over
+      ``g``'s edges.
+    """
     position = {vid: i for i, vid in enumerate(g.ids)}
+    live = {vid for vid in g.ids}
+    # Only vertices that some live vertex depends on need primal values.
+    needed = set(live)
+    for vertex in reversed(graph.vertices):
+        if vertex.id in needed:
+            needed.update(o for o in vertex.operands if isinstance(o, str))
+    values = evaluate(graph, leaves, only=needed)
     cores: EdgeValues = {}
     by_id = graph.by_id
     for vertex in graph.vertices:
@@ -37,10 +82,13 @@ def local_partials(
             src = position.get(src_id)
             if src is not None and (dst, src) in g.edges:
                 if partial != g.edges[(dst, src)]:
-                    raise AssertionError(f"edge {src_id}->{vertex.id}: structure mismatch")
+                    raise AssertionError(
+                        f"edge {src_id}->{vertex.id}: value rule and structure rule "
+                        f"disagree ({partial} vs {g.edges[(dst, src)]})"
+                    )
                 cores[(dst, src)] = core
-    for (dst, src), partial in g.edges.items():
-        cores.setdefault((dst, src), None)
+    for key in g.edges:
+        cores.setdefault(key, None)
     return values, cores
 
 
@@ -59,11 +107,62 @@ def dense_block(
     """The dense Jacobian block d out / d in after accumulation (zeros if no edge)."""
     shape = g.shapes[out_pos] + g.shapes[in_pos]
     if out_pos == in_pos:
-        n = 1
-        for d in g.shapes[in_pos]:
-            n *= d
+        n = int(np.prod(g.shapes[in_pos], dtype=np.int64))
         return jnp.reshape(jnp.eye(n, dtype=dtype), shape)
     partial = g.edges.get((out_pos, in_pos))
     if partial is None:
         return jnp.zeros(shape, dtype=dtype)
-    return st.to_dense(partial, cores[(out_pos, in_pos)], dtype=dtype)
+    return st.to_dense(partial, cores[(out_pos, in_pos)], dtype=dtype).astype(dtype)
+
+
+# ------------------------------------------------------------------ plan-level stages
+
+
+def partial_cores(plan: Plan, leaves: dict[str, jax.Array]) -> list[jax.Array | None]:
+    """Stage 1: the local-partial cores, one per ``plan.edge_keys`` entry."""
+    _, cores = local_partials(plan.graph, plan.elim, leaves)
+    return [cores[key] for key in plan.edge_keys]
+
+
+def _eliminated(plan: Plan, cores: Sequence[jax.Array | None]) -> tuple[ElimGraph, EdgeValues]:
+    values = dict(zip(plan.edge_keys, cores))
+    return accumulate(plan.elim, values, plan.order, dtype=plan.dtype)
+
+
+def accumulate_blocks(plan: Plan, cores: Sequence[jax.Array | None]) -> list[jax.Array]:
+    """Stage 2: eliminate the order, then assemble every dense block of ``plan.blocks``."""
+    g, values = _eliminated(plan, cores)
+    position = plan.position
+    done: dict[tuple[str, str], jax.Array] = {}
+    blocks = []
+    for spec in plan.blocks:
+        key = (spec.out_vertex, spec.in_vertex)
+        if key not in done:
+            out_pos = g.outputs.get(spec.out_vertex)
+            in_pos = position.get(spec.in_vertex)
+            if out_pos is None or in_pos is None:
+                done[key] = jnp.zeros(spec.shape, dtype=spec.dtype)
+            else:
+                done[key] = dense_block(g, values, out_pos, in_pos, dtype=spec.dtype)
+        blocks.append(done[key])
+    return blocks
+
+
+def accumulate_structured(
+    plan: Plan, cores: Sequence[jax.Array | None]
+) -> dict[tuple[str, str], Block]:
+    """Stage 2 without densifying: ``{(output id, input id): Block}``, nonzero blocks."""
+    g, values = _eliminated(plan, cores)
+    position = plan.position
+    result: dict[tuple[str, str], Block] = {}
+    for spec in plan.blocks:
+        key = (spec.out_vertex, spec.in_vertex)
+        out_pos = g.outputs.get(spec.out_vertex)
+        in_pos = position.get(spec.in_vertex)
+        if key in result or out_pos is None or in_pos is None:
+            continue
+        if out_pos == in_pos:
+            result[key] = Block(st.identity(g.shapes[in_pos]), None)
+        elif (out_pos, in_pos) in g.edges:
+            result[key] = Block(g.edges[(out_pos, in_pos)], values[(out_pos, in_pos)])
+    return result

@@ -10,7 +10,7 @@ choose (max, min) from the VJP of ones; ``dot_general`` takes the other operand.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import jax
@@ -89,10 +89,27 @@ def operand_value(operand: Any, values: dict[str, jax.Array]) -> jax.Array:
     return values[operand]
 
 
-def evaluate(graph: Graph, leaves: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    """Primal values of every vertex, given values of inputs and parameters by id."""
+def evaluate(
+    graph: Graph,
+    leaves: dict[str, jax.Array],
+    *,
+    only: Collection[str] | None = None,
+) -> dict[str, jax.Array]:
+    """Primal values of every vertex, given values of inputs and parameters by id.
+
+    Args:
+      graph: a program graph.
+      leaves: values of its inputs and parameters, by vertex id.
+      only: if given, evaluate just these vertices (they must be closed under
+        operands).
+
+    Returns:
+      ``{vertex id: value}``.
+    """
     values: dict[str, jax.Array] = {}
     for vertex in graph.vertices:
+        if only is not None and vertex.id not in only:
+            continue
         if vertex.op in (INPUT, PARAMETER):
             values[vertex.id] = leaves[vertex.id]
             continue
