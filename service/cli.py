@@ -1,6 +1,9 @@
 """Entry point of the ``ccelim`` command: imports every command module."""
 
-from service import cli_graphs  # noqa: F401  (each import registers commands)
+from service import (
+    cli_graphs,  # noqa: F401  (each import registers commands)
+    cli_service,  # noqa: F401
+)
 from service.cli_app import app
 
 

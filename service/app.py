@@ -1,0 +1,137 @@
+"""The FastAPI app factory.
+
+``create_app(settings)`` wires the routers, error handlers and middleware; its
+lifespan opens the database, starts the search backend and the kernel worker, and
+fails the jobs a previous run of this replica left unfinished.
+
+Run it with ``ccelim serve`` or ``uvicorn --factory service.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+import graphs
+from service import errors
+from service.backends import Backend, ProcessBackend, RayBackend
+from service.cache import Versions
+from service.db import open_engine
+from service.deps import ServiceState
+from service.jobs import JobManager
+from service.kernels import KernelService
+from service.limits import BodyLimitMiddleware
+from service.metrics import Metrics, MetricsMiddleware
+from service.routes import graphs as graph_routes
+from service.routes import health, jobs, orders, pages
+from service.settings import Settings
+
+__all__ = ["COST_MODEL_VERSION", "create_app", "current_versions"]
+
+log = logging.getLogger("ccelim.service")
+
+#: Version of the cost model the cached costs were counted with, used when the
+#: graphs package does not declare one; records of another version are not served.
+COST_MODEL_VERSION = "1"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def current_versions() -> Versions:
+    """The ccelim, JAX and cost-model versions that new records are stamped with."""
+    return Versions(
+        ccelim=_version("ccelim"),
+        jax=_version("jax"),
+        cost_model=str(getattr(graphs, "COST_MODEL_VERSION", COST_MODEL_VERSION)),
+    )
+
+
+def _backend(settings: Settings) -> Backend:
+    if settings.ray_address:
+        return RayBackend(settings.ray_address)
+    return ProcessBackend(settings.search_workers)
+
+
+def _report_warm_up(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("worker warm-up failed: %s", future.exception())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Builds the ccelim service.
+
+    Args:
+      settings: the configuration; read from ``CCELIM_*`` variables when None.
+
+    Returns:
+      The FastAPI app (OpenAPI at ``/docs``, API under ``/v1``).
+    """
+    settings = settings or Settings.from_env()
+    metrics = Metrics.create()
+    versions = current_versions()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await to_thread.run_sync(open_engine, settings.database_url)
+        backend = _backend(settings)
+        kernel_backend = ProcessBackend(1)
+        kernels = KernelService(kernel_backend)
+        manager = JobManager(
+            engine=engine,
+            settings=settings,
+            versions=versions,
+            backend=backend,
+            kernels=kernels,
+            metrics=metrics,
+        )
+        orphans = await to_thread.run_sync(manager.fail_orphans)
+        if orphans:
+            log.warning("marked %d unfinished jobs of a previous run failed", orphans)
+        app.state.service = ServiceState(
+            settings=settings,
+            engine=engine,
+            metrics=metrics,
+            versions=versions,
+            backend=backend,
+            kernels=kernels,
+            jobs=manager,
+        )
+        # Start the workers' Python and JAX now rather than on the first request.
+        warm = asyncio.gather(backend.warm_up(), kernel_backend.warm_up())
+        warm.add_done_callback(_report_warm_up)
+        try:
+            yield
+        finally:
+            warm.cancel()
+            await manager.close()
+            backend.close()
+            kernel_backend.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="ccelim",
+        version=versions.ccelim,
+        summary="Cheaper exact Jacobians: best cross-country elimination orders.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    errors.install(app)
+    app.include_router(orders.router, prefix="/v1")
+    app.include_router(jobs.router, prefix="/v1")
+    app.include_router(graph_routes.router, prefix="/v1")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

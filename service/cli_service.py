@@ -1,0 +1,153 @@
+"""``ccelim serve``, ``ccelim submit`` and ``ccelim fetch``: the service commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.cli_app import app
+
+_URL_HELP = "Server URL (or CCELIM_URL)."
+
+
+def _url(url: str | None) -> str:
+    return url or os.environ.get("CCELIM_URL", "http://127.0.0.1:8000")
+
+
+def _client(url: str | None, api_key: str | None):
+    from service.client import Client
+
+    return Client(_url(url), api_key or os.environ.get("CCELIM_API_KEY") or None)
+
+
+def _print_answer(answer: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"graph {answer['graph_hash'][:16]}", show_header=False)
+    best = min(answer["baselines"].values(), default=None)
+    table.add_row("cost (multiplications)", str(answer["cost"]))
+    table.add_row(
+        "method", answer["method"] + (" (cached)" if answer["cached"] else "")
+    )
+    for name, cost in sorted(answer["baselines"].items(), key=lambda kv: kv[1]):
+        table.add_row(f"baseline {name}", str(cost))
+    if best:
+        saved = 100 * (best - answer["cost"]) / best
+        table.add_row("saved vs best baseline", f"{saved:.1f}%")
+    if answer.get("lower_bound") is not None:
+        table.add_row("lower bound", str(answer["lower_bound"]))
+    table.add_row("elapsed", f"{answer['elapsed_s']:.2f} s")
+    if answer.get("kernel"):
+        table.add_row("kernel", "included (StableHLO + Python source)")
+    elif answer.get("kernel_unavailable"):
+        table.add_row("kernel", answer["kernel_unavailable"])
+    console.print(table)
+    console.print("order: " + " ".join(answer["order"]))
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP service (settings from CCELIM_* variables; see deploy/README.md)."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@app.command("submit")
+def submit_command(
+    file: Annotated[
+        Path, typer.Argument(help="A ccelim.graph/1 JSON file ('-': stdin).")
+    ],
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="Search budget in seconds.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Search seed.")] = 0,
+    refresh: Annotated[
+        bool, typer.Option(help="Search even if the order is cached.")
+    ] = False,
+    kernel: Annotated[
+        bool, typer.Option(help="Ask for the kernel (program graphs).")
+    ] = True,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for long searches to finish.")
+    ] = True,
+    output: Annotated[
+        Path | None, typer.Option("-o", help="Write the full JSON answer here.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key (or CCELIM_API_KEY).")
+    ] = None,
+) -> None:
+    """POST a graph to the service and print the best order and its costs."""
+    from service.client import ServiceError
+
+    text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        typer.echo(f"error: {file} is not JSON: {err}", err=True)
+        raise typer.Exit(2) from None
+    with _client(url, api_key) as client:
+        try:
+            status, answer = client.submit(
+                document,
+                time_budget_s=budget,
+                seed=seed,
+                include_kernel=kernel,
+                refresh=refresh,
+            )
+            if status == 202:
+                typer.echo(f"job {answer['job_id']} accepted", err=True)
+                if not wait:
+                    typer.echo(json.dumps(answer))
+                    return
+                answer = client.wait(answer["job_id"])
+        except ServiceError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+    if output:
+        output.write_text(json.dumps(answer, indent=1))
+    _print_answer(answer)
+
+
+@app.command("fetch")
+def fetch_command(
+    graph_hash: Annotated[str, typer.Argument(help="The graph's canonical hash.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the raw JSON answer.")
+    ] = False,
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+) -> None:
+    """Print the cached best order of a graph hash."""
+    from service.client import ServiceError
+
+    with _client(url, None) as client:
+        try:
+            found = client.fetch(graph_hash)
+        except ServiceError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(found.raw, indent=1))
+    else:
+        _print_answer(found.raw)

@@ -1,0 +1,136 @@
+"""The database schema of the order cache and the jobs, and how to open it.
+
+Three tables: ``graphs`` (one canonical graph document per hash), ``orders`` (the
+best order known for that graph, in the stored graph's vertex names, with who found
+it and with which versions) and ``jobs`` (searches in flight or finished). SQLite is
+the embedded default; any SQLAlchemy URL (PostgreSQL for several replicas) works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "GraphRow", "JobRow", "OrderRow", "open_engine", "utcnow"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class GraphRow(Base):
+    """A graph as first submitted, under its canonical hash."""
+
+    __tablename__ = "graphs"
+
+    hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)  # ccelim.graph/1 JSON
+    name: Mapped[str] = mapped_column(String(200), default="")
+    num_vertices: Mapped[int] = mapped_column(Integer)
+    num_intermediates: Mapped[int] = mapped_column(Integer)
+    is_program: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderRow(Base):
+    """The best order known for a graph, in the stored graph's vertex ids."""
+
+    __tablename__ = "orders"
+
+    graph_hash: Mapped[str] = mapped_column(
+        String(128), ForeignKey("graphs.hash"), primary_key=True
+    )
+    order_json: Mapped[str] = mapped_column(Text)  # JSON list of vertex ids
+    cost: Mapped[int] = mapped_column(BigInteger, index=True)
+    method: Mapped[str] = mapped_column(String(100))
+    baselines_json: Mapped[str] = mapped_column(Text)  # JSON {name: cost}
+    lower_bound: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    time_budget_s: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    model_checkpoint: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ccelim_version: Mapped[str] = mapped_column(String(50))
+    jax_version: Mapped[str] = mapped_column(String(50))
+    cost_model_version: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobRow(Base):
+    """A search job. ``result_json`` holds the answer in the submitter's names."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    graph_hash: Mapped[str] = mapped_column(String(128), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    time_budget_s: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    best_cost: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    elapsed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """Opens the database at ``url`` and creates missing tables.
+
+    SQLite files get their folder created, WAL journaling (readers never wait for
+    the writer) and a busy timeout, so that the server and its worker processes can
+    share one file.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    if create:
+        Base.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

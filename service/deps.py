@@ -1,0 +1,67 @@
+"""The per-app state and the FastAPI dependencies that hand it to handlers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from service.backends import Backend
+from service.cache import Versions
+from service.errors import ApiError
+from service.jobs import JobManager
+from service.kernels import KernelService
+from service.metrics import Metrics
+from service.settings import Settings
+
+__all__ = ["ServiceState", "State", "Writer", "get_state", "require_writer"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceState:
+    """Everything a handler needs; made by the app's lifespan, one per app."""
+
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    versions: Versions
+    backend: Backend
+    kernels: KernelService
+    jobs: JobManager
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key, when the server has any."
+)
+
+
+def require_writer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Lets a write through when the server has no API keys or the key is one of
+    them (constant-time comparison)."""
+    keys = get_state(request).settings.api_keys
+    if not keys:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "expected an 'Authorization: Bearer <key>' header with a valid API key; "
+            "ask the operator for a key",
+            field="Authorization",
+        )
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+Writer = Depends(require_writer)

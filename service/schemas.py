@@ -1,0 +1,141 @@
+"""Pydantic models of the HTTP API (only the HTTP edge uses pydantic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "GraphResponse",
+    "Health",
+    "JobAccepted",
+    "JobStatus",
+    "Kernel",
+    "OrderRequest",
+    "OrderResponse",
+    "RecordInfo",
+]
+
+_EXAMPLE_GRAPH = {
+    "format": "ccelim.graph/1",
+    "inputs": ["x0", "x1"],
+    "outputs": ["y"],
+    "edges": [["x0", "v"], ["x1", "v"], ["v", "y"]],
+}
+
+
+class OrderRequest(BaseModel):
+    """Find (or fetch) the best elimination order of a graph."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"graph": _EXAMPLE_GRAPH, "time_budget_s": 1}]},
+    )
+
+    graph: dict[str, Any] = Field(
+        description="A ccelim.graph/1 document (program or structure-only)."
+    )
+    time_budget_s: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Search budget in seconds (server default when absent). Budgets up "
+        "to the synchronous limit answer 200; larger ones answer 202 with a job.",
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Search seed.")
+    include_kernel: bool = Field(
+        True, description="Include the exported Jacobian kernel (program graphs)."
+    )
+    refresh: bool = Field(
+        False,
+        description="Search even when the cache has an order; a better result "
+        "replaces the cached one.",
+    )
+
+
+class Kernel(BaseModel):
+    """A Jacobian kernel: serialized ``jax.export`` StableHLO and Python source."""
+
+    stablehlo_b64: str
+    python_source: str
+    input_specs: Any
+    output_layout: Any
+
+
+class RecordInfo(BaseModel):
+    """Who found a cached order, when, and with which versions."""
+
+    model_checkpoint: str | None
+    time_budget_s: float
+    seed: int
+    ccelim_version: str
+    jax_version: str
+    cost_model_version: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OrderResponse(BaseModel):
+    """The best order known for a graph, in the caller's own vertex ids."""
+
+    graph_hash: str
+    order: list[str]
+    cost: int
+    method: str
+    baselines: dict[str, int]
+    lower_bound: int | None
+    elapsed_s: float
+    cached: bool = Field(description="Served from the cache without a new search.")
+    record: RecordInfo | None = None
+    kernel: Kernel | None = None
+    kernel_unavailable: str | None = Field(
+        None, description="Why there is no kernel, when one was asked for."
+    )
+
+
+class JobAccepted(BaseModel):
+    """A search that runs longer than the synchronous limit."""
+
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    graph_hash: str
+    location: str
+
+
+class JobStatus(BaseModel):
+    """A search job: its state, progress and, when done, its result."""
+
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    graph_hash: str
+    time_budget_s: float
+    best_cost: int | None
+    elapsed_s: float | None
+    error: str | None = None
+    result: OrderResponse | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+
+
+class GraphResponse(BaseModel):
+    """A cached graph as stored (vertex ids of its first submitter)."""
+
+    graph_hash: str
+    graph: dict[str, Any]
+    num_vertices: int
+    num_intermediates: int
+    is_program: bool
+    order: list[str] | None = None
+    cost: int | None = None
+    method: str | None = None
+    baselines: dict[str, int] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    backend: str
+    database: str
+    cached_graphs: int
