@@ -176,8 +176,8 @@ def encode(
         is_output=jnp.asarray(flags(g.outputs.values())),
         is_intermediate=jnp.asarray(flags(g.intermediates)),
         eliminated=jnp.zeros(size, bool),
-        scale=jnp.asarray(float(max(scale, 1))),
-        cost=jnp.asarray(0.0),
+        scale=jnp.asarray(float(max(scale, 1)), _float()),
+        cost=jnp.zeros((), _float()),
         num_vertices=jnp.asarray(n, jnp.int32),
     )
 
@@ -203,10 +203,13 @@ def is_terminal(state: GameState) -> jax.Array:
     return ~jnp.any(legal_mask(state))
 
 
+def _float():
+    return jnp.result_type(float)
+
+
 def _prod(values: jax.Array, keep: jax.Array, axis: int = -1) -> jax.Array:
     """Product of ``values`` where ``keep`` (1 elsewhere), in the float dtype."""
-    dtype = jnp.result_type(float)
-    return jnp.prod(jnp.where(keep, values.astype(dtype), 1), axis=axis)
+    return jnp.prod(jnp.where(keep, values.astype(_float()), 1), axis=axis)
 
 
 class _Edges(NamedTuple):
@@ -397,7 +400,7 @@ def markowitz(state: GameState) -> jax.Array:
     the number of block products. :func:`elimination_costs` gives the exact cost.
     """
     valued_in, valued_out = valued_degrees(state)
-    return (valued_in * valued_out).astype(jnp.result_type(float))
+    return (valued_in * valued_out).astype(_float())
 
 
 def elimination_costs(state: GameState) -> jax.Array:
