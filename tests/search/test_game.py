@@ -101,7 +101,7 @@ def assert_steps_match(g, order, bucket):
     """Every step's game cost equals graphs' per-step multiplications."""
     report = cost_of(g, order)
     state = game.encode(g, bucket=bucket, scale=1.0)
-    for v, expected in zip(order, report.steps):
+    for v, expected in zip(order, report.steps, strict=True):
         state, cost = game.step(state, v)
         assert float(cost) == expected.multiplications, (g.ids[v], order)
     assert float(state.cost) == report.multiplications
