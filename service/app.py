@@ -127,9 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
     )
     errors.install(app)
-    app.include_router(orders.router, prefix="/v1")
-    app.include_router(jobs.router, prefix="/v1")
-    app.include_router(graph_routes.router, prefix="/v1")
+    app.include_router(orders.router)
+    app.include_router(jobs.router)
+    app.include_router(graph_routes.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -39,9 +39,9 @@ class OrderRequest(BaseModel):
     )
     time_budget_s: float | None = Field(
         None,
-        gt=0,
         allow_inf_nan=False,
-        description="Search budget in seconds (server default when absent). Budgets up "
+        description="Search budget in seconds, > 0 and at most the server's limit "
+        "(server default when absent). Budgets up "
         "to the synchronous limit answer 200; larger ones answer 202 with a job.",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Search seed.")

@@ -12,7 +12,7 @@ from service.deps import State
 from service.errors import ApiError, ErrorBody
 from service.schemas import GraphResponse
 
-router = APIRouter(tags=["graphs"])
+router = APIRouter(prefix="/v1", tags=["graphs"])
 
 
 @router.get(

@@ -9,7 +9,7 @@ from service.deps import State
 from service.errors import ApiError, ErrorBody
 from service.schemas import JobStatus
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(prefix="/v1", tags=["jobs"])
 
 
 @router.get(

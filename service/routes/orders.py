@@ -17,7 +17,7 @@ from service.jobs import JobOutcome, response_from_cached
 from service.limits import check_budget
 from service.schemas import JobAccepted, OrderRequest, OrderResponse
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(prefix="/v1", tags=["orders"])
 
 _ERRORS = {
     400: {"model": ErrorBody, "description": "Malformed JSON."},
