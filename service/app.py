@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 import graphs
 from service import errors
@@ -66,6 +68,24 @@ def _backend(settings: Settings) -> Backend:
 def _report_warm_up(future: asyncio.Future) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("worker warm-up failed: %s", future.exception())
+
+
+def _openapi_with_limits(app: FastAPI, settings: Settings) -> dict:
+    """The OpenAPI schema, with this server's budget range on ``time_budget_s``."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        request = schema["components"]["schemas"]["OrderRequest"]["properties"]
+        for branch in request["time_budget_s"].get("anyOf", [request["time_budget_s"]]):
+            if branch.get("type") == "number":
+                branch["exclusiveMinimum"] = 0
+                branch["maximum"] = settings.max_budget_s
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -132,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graph_routes.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.openapi = functools.partial(_openapi_with_limits, app, settings)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -19,15 +19,17 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy import Engine, select, update
 
+import graphs
 from service.backends import Backend, WorkerDied
 from service.cache import CachedOrder, SearchOutcome, Versions, lookup, store
 from service.db import JobRow, utcnow
+from service.intake import PreparedGraph
 from service.kernels import KernelService
 from service.metrics import Metrics
 from service.settings import Settings
 from service.worker import search_task
 
-__all__ = ["JobManager", "JobOutcome", "response_from_cached"]
+__all__ = ["JobManager", "JobOutcome", "Submitted", "response_from_cached"]
 
 log = logging.getLogger("ccelim.service")
 
@@ -43,9 +45,13 @@ class JobOutcome:
 
 
 @dataclasses.dataclass(frozen=True)
-class _InFlight:
+class Submitted:
+    """A job as one request sees it: the id and the graph the job searches (which
+    may be the caller's graph under other vertex ids, when the request joined an
+    identical search in flight)."""
+
     job_id: str
-    document: str
+    prepared: PreparedGraph
     time_budget_s: float
     seed: int
     include_kernel: bool
@@ -97,7 +103,7 @@ class JobManager:
         self.kernels = kernels
         self.metrics = metrics
         self._tasks: dict[str, asyncio.Task[JobOutcome]] = {}
-        self._in_flight: dict[str, _InFlight] = {}
+        self._in_flight: dict[str, Submitted] = {}
 
     # -- database --------------------------------------------------------------
 
@@ -176,32 +182,67 @@ class JobManager:
     # -- running ---------------------------------------------------------------
 
     async def submit(
-        self, prepared, *, time_budget_s: float, seed: int, include_kernel: bool
-    ) -> str:
-        """Starts a search job (or joins an identical one in flight); its id."""
+        self,
+        prepared: PreparedGraph,
+        *,
+        time_budget_s: float,
+        seed: int,
+        include_kernel: bool,
+    ) -> Submitted:
+        """Starts a search job, or joins one in flight for the same graph (under
+        any vertex ids) with the same seed and at least this budget."""
         same = self._in_flight.get(prepared.hash)
         if (
             same is not None
-            and same.document == prepared.document
             and same.seed == seed
             and same.time_budget_s >= time_budget_s
-            and (same.include_kernel or not include_kernel)
+            and (
+                same.prepared.document == prepared.document
+                or graphs.isomorphic(same.prepared.graph, prepared.graph)
+            )
         ):
-            return same.job_id
+            return same
         job_id = uuid.uuid4().hex
         await to_thread.run_sync(
             self._insert, job_id, prepared.hash, time_budget_s, seed
         )
-        self._in_flight[prepared.hash] = _InFlight(
-            job_id, prepared.document, time_budget_s, seed, include_kernel
-        )
+        submitted = Submitted(job_id, prepared, time_budget_s, seed, include_kernel)
+        self._in_flight[prepared.hash] = submitted
         self.metrics.jobs_running.inc()
         task = asyncio.create_task(
             self._run(job_id, prepared, time_budget_s, seed, include_kernel)
         )
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._forget(job_id, prepared.hash))
-        return job_id
+        return submitted
+
+    async def response_for(
+        self,
+        submitted: Submitted,
+        outcome: JobOutcome,
+        prepared: PreparedGraph,
+        *,
+        include_kernel: bool,
+    ) -> dict[str, Any]:
+        """A finished job's response in the caller's own ids, with the kernel of the
+        caller's graph when asked for."""
+        response = dict(outcome.response or {})
+        same_graph = submitted.prepared.document == prepared.document
+        if same_graph and (submitted.include_kernel or not include_kernel):
+            if not include_kernel:
+                response |= {"kernel": None, "kernel_unavailable": None}
+            return response
+        if not same_graph:
+            mapping = await to_thread.run_sync(
+                graphs.isomorphism, submitted.prepared.graph, prepared.graph
+            )
+            if mapping is None:  # joined only when isomorphic; cannot happen
+                raise RuntimeError("joined a search of a different graph")
+            response["order"] = [mapping.get(v, v) for v in response["order"]]
+        kernel = {"kernel": None, "kernel_unavailable": None}
+        if include_kernel:
+            kernel = await self.kernels.kernel_for(prepared, response["order"])
+        return response | kernel
 
     def _forget(self, job_id: str, graph_hash: str) -> None:
         self._tasks.pop(job_id, None)

@@ -69,18 +69,21 @@ async def create_order(body: OrderRequest, state: State):
                 response |= await state.kernels.kernel_for(prepared, hit.order)
             return response
     state.metrics.cache_misses.inc()
-    job_id = await state.jobs.submit(
+    submitted = await state.jobs.submit(
         prepared,
         time_budget_s=budget,
         seed=body.seed,
         include_kernel=body.include_kernel,
     )
+    job_id = submitted.job_id
     if budget <= settings.sync_budget_s:
         outcome = await state.jobs.wait(job_id, budget + settings.sync_grace_s)
         if outcome is not None:
             if outcome.response is None:
                 raise _search_error(outcome)
-            return outcome.response
+            return await state.jobs.response_for(
+                submitted, outcome, prepared, include_kernel=body.include_kernel
+            )
     location = f"/v1/jobs/{job_id}"
     accepted = JobAccepted(
         job_id=job_id, state="queued", graph_hash=prepared.hash, location=location
