@@ -3,11 +3,16 @@
 from graphs.baselines import Baseline, baselines, best_baseline
 from graphs.elimination import CostReport, ElimGraph, Step, build, cost
 from graphs.errors import GraphError
+from graphs.hashing import canonical_hash, isomorphic, isomorphism
 from graphs.ir import Edge, Graph, Literal, Vertex
+from graphs.jsonio import load
 from graphs.structure import IndexMap, Partial, Structure
 from graphs.trace import trace
+from graphs.validate import MAX_EDGES, MAX_VERTICES, Limits
 
 __all__ = [
+    "MAX_EDGES",
+    "MAX_VERTICES",
     "Baseline",
     "CostReport",
     "Edge",
@@ -15,6 +20,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "IndexMap",
+    "Limits",
     "Literal",
     "Partial",
     "Step",
@@ -23,6 +29,10 @@ __all__ = [
     "baselines",
     "best_baseline",
     "build",
+    "canonical_hash",
     "cost",
+    "isomorphic",
+    "isomorphism",
+    "load",
     "trace",
 ]
