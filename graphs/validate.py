@@ -323,11 +323,12 @@ def _check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
             )
         if v.op in _SAME_SHAPE_OPS:
             for j, shape in enumerate(literal_shapes):
-                if shape not in ((), tuple(v.shape)):
+                if not _broadcasts(shape, tuple(v.shape)):
                     raise GraphError(
                         f"{v.op} is elementwise: operand {j} must have the output "
-                        f"shape {list(v.shape)} or be a scalar, got {list(shape)}; "
-                        "broadcast the operand first (broadcast_in_dim)",
+                        f"shape {list(v.shape)} (axes of size 1 broadcast) or be a "
+                        f"scalar, got {list(shape)}; broadcast the operand first "
+                        "(broadcast_in_dim)",
                         path=f"vertices[{k}].operands[{j}]",
                     )
         try:
@@ -355,6 +356,15 @@ def _check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
                 f"({type(err).__name__}: {err}); fix the shapes or params",
                 path=f"vertices[{k}]",
             ) from None
+
+
+def _broadcasts(shape: tuple[int, ...], out: tuple[int, ...]) -> bool:
+    """Whether an elementwise operand of ``shape`` fits an output of shape ``out``."""
+    if shape == ():
+        return True
+    return len(shape) == len(out) and all(
+        d in (1, n) for d, n in zip(shape, out, strict=True)
+    )
 
 
 def _fmt(shape) -> list[int] | None:
