@@ -182,6 +182,29 @@ def encode(
     )
 
 
+def empty_state(bucket: int, rank: int = 0) -> GameState:
+    """A state of ``bucket`` padding vertices and no edges (for shapes and init)."""
+    n = bucket
+    return GameState(
+        present=jnp.zeros((n, n), bool),
+        has_values=jnp.zeros((n, n), bool),
+        is_index_map=jnp.zeros((n, n), bool),
+        pair=jnp.full((n, n, rank), -1, jnp.int8),
+        out_core=jnp.zeros((n, n, rank), bool),
+        in_core=jnp.zeros((n, n, rank), bool),
+        sizes=jnp.ones((n, rank), jnp.int32),
+        rank=jnp.zeros(n, jnp.int32),
+        valid=jnp.zeros(n, bool),
+        is_input=jnp.zeros(n, bool),
+        is_output=jnp.zeros(n, bool),
+        is_intermediate=jnp.zeros(n, bool),
+        eliminated=jnp.zeros(n, bool),
+        scale=jnp.ones((), _float()),
+        cost=jnp.zeros((), _float()),
+        num_vertices=jnp.zeros((), jnp.int32),
+    )
+
+
 def stack(states: list[GameState]) -> GameState:
     """Stacks states of one bucket into a batch (leading axis ``B``)."""
     shapes = {tuple(s.pair.shape) for s in states}
@@ -438,6 +461,7 @@ __all__ = [
     "GameState",
     "bucket_for",
     "elimination_costs",
+    "empty_state",
     "encode",
     "game_cost",
     "is_terminal",
