@@ -282,7 +282,7 @@ def _dtype(value: Any, path: str) -> str:
 def _keys(obj: Any, allowed: set[str], path: str, what: str) -> Mapping[str, Any]:
     if not isinstance(obj, Mapping):
         raise _fail(path, what, obj)
-    unknown = sorted(set(obj) - allowed)
+    unknown = sorted(str(key) for key in set(obj) - allowed)
     if unknown:
         raise GraphError(
             f"unknown field {unknown[0]!r} in {what}; allowed: {', '.join(sorted(allowed))}",
@@ -521,6 +521,9 @@ def _read_program_vertex(obj: Any, path: str, limits: Limits) -> Vertex:
     params_raw = obj.get("params", {})
     if not isinstance(params_raw, Mapping):
         raise _fail(f"{path}.params", "an object of parameter values", params_raw)
+    for name in params_raw:
+        if not isinstance(name, str):
+            raise _fail(f"{path}.params", "parameter names that are strings", name)
     params = tuple(
         (name, _param(params_raw[name], f"{path}.params.{name}", 0))
         for name in sorted(params_raw)
@@ -533,11 +536,15 @@ def _param(value: Any, path: str, depth: int) -> Any:
         raise GraphError(
             f"parameter nested deeper than {MAX_PARAM_DEPTH} levels", path=path
         )
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return tuple(_param(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(value))
     if isinstance(value, Mapping):
-        return {k: _param(x, f"{path}.{k}", depth + 1) for k, x in value.items()}
-    return value
+        return {str(k): _param(x, f"{path}.{k}", depth + 1) for k, x in value.items()}
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise _fail(
+        path, "a JSON value (number, string, boolean, null, array, object)", value
+    )
 
 
 def _read_operand(obj: Any, path: str, limits: Limits):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -559,6 +560,12 @@ def infer_order(
     return order, [ids[i] for i in cycle or ()]
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 40
+_SHORT.maxother = 40
+
+
 def describe(value: Any) -> str:
     """A short description of a JSON value for messages: its type and a preview."""
     names = {
@@ -570,7 +577,7 @@ def describe(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }
-    text = repr(value)
+    text = _SHORT.repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{names.get(type(value), type(value).__name__)} ({text})"
