@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graphs import structure as st
-from graphs.elimination import ElimGraph
+from graphs.elimination import ElimGraph, eliminate
 
 _ZERO, _ONE, _VALUED = 0, 1, 2
 _MEMO_LIMIT = 500_000
@@ -43,6 +43,12 @@ def bits(mask: int) -> list[int]:
 
 def _has_values(partial: st.Partial) -> bool:
     return isinstance(partial, st.Structure) and partial.core is not None
+
+
+def eliminate_step(g: ElimGraph, v: int) -> tuple[ElimGraph, int]:
+    """Eliminates ``v`` symbolically; returns the new graph and its multiplications."""
+    out = eliminate(g, v)
+    return out[0], out[1]
 
 
 class ScalarModel:
@@ -273,25 +279,21 @@ class TensorEvaluator(OrderEvaluator):
         self._pending = None
 
     def reset(self, order: Sequence[int]) -> None:
-        from graphs.elimination import eliminate
-
         self.order = list(order)
         self.states = [self.graph]
         self.costs = []
         state = self.graph
         for v in self.order:
-            state, m, _ = eliminate(state, v)
+            state, m = eliminate_step(state, v)
             self.states.append(state)
             self.costs.append(m)
         self.total = sum(self.costs)
 
     def try_window(self, lo: int, segment: Sequence[int]) -> int:
-        from graphs.elimination import eliminate
-
         state = self.states[lo]
         new, states = [], []
         for v in segment:
-            state, m, _ = eliminate(state, v)
+            state, m = eliminate_step(state, v)
             new.append(m)
             states.append(state)
         self._pending = (lo, list(segment), new, states)

@@ -19,8 +19,8 @@ import math
 import random
 from collections.abc import Sequence
 
-from graphs.elimination import ElimGraph, eliminate, elimination_cost
-from search.fastcost import OrderEvaluator, ScalarModel, evaluator
+from graphs.elimination import ElimGraph, elimination_cost
+from search.fastcost import OrderEvaluator, ScalarModel, eliminate_step, evaluator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +87,7 @@ def greedy_randomized(
         touched = (
             state.pred.get(v, frozenset()) | state.succ.get(v, frozenset())
         ) & remaining
-        state, _, _ = eliminate(state, v)
+        state, _ = eliminate_step(state, v)
         order.append(v)
         remaining.discard(v)
         for u in touched:

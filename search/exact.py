@@ -1,0 +1,331 @@
+"""Exact optimum: best-first search (A*) over the *sets* of eliminated vertices.
+
+The elimination graph after eliminating a set ``X`` does not depend on the order
+within ``X``: an edge ``(s, p)`` exists iff a path ``p → … → s`` has its interior in
+``X``, and its partial is the sum over those paths. For scalar graphs this is exact
+(``search.fastcost``); for tensor graphs it holds up to the structure algebra
+(``graphs.structure.add`` of the same terms in another order gives the same
+structure), which the tests check against brute force. So the cheapest order is a
+shortest path from ``{}`` to "all intermediates" in the lattice of subsets, with
+step cost ``cost(v, X)``: at most ``2^n`` states instead of ``n!`` orders.
+
+The search is A* with an admissible lower bound ``h(X) = Σ_{v ∉ X} lb(v, X)`` and
+an upper bound (the best known order) that prunes every state with
+``g + h ≥ upper``. For a scalar graph ``lb(v, X) = cut⁻(v, X) · cut⁺(v, X)``: when
+``v`` is eliminated, its predecessors are not eliminated and every path from an
+input to ``v`` passes through one of them, so they form a vertex cut between the
+inputs and ``v`` that avoids ``X`` — at least the minimum such cut (a max-flow with
+unit capacities on non-eliminated vertices); likewise its successors. Only
+predecessors joined by a dense path cost a multiplication: a value-less in-edge from
+an input can be one such predecessor at most, and a value-less in-edge from an
+intermediate drops that side's bound to 0. Tensor graphs use ``h = 0``.
+
+With a time limit the search stops early and reports the best proven lower bound,
+``min(upper, min over open states of g + h)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import time
+from collections.abc import Sequence
+
+from graphs.elimination import ElimGraph
+from search.fastcost import ScalarModel, bits, eliminate_step
+
+_INF = float("inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactResult:
+    """The outcome of :func:`exact_optimum`.
+
+    Attributes:
+      order: the best order found (positions of the elimination graph).
+      cost: its multiplications.
+      optimal: whether ``cost`` is proven minimal.
+      lower_bound: a proven lower bound on the optimum (``cost`` if optimal).
+      expanded: states expanded.
+    """
+
+    order: tuple[int, ...]
+    cost: int
+    optimal: bool
+    lower_bound: int
+    expanded: int
+
+
+class _CutBound:
+    """``lb(v, X)`` for scalar graphs (see the module docstring)."""
+
+    def __init__(self, model: ScalarModel):
+        self.m = model
+        inter = model.inter_mask
+        n = model.n
+        # Per side: 0 = no value-less edge on v's side, k = at most k value-less
+        # neighbours (value-less edges from non-intermediates), -1 = unbounded.
+        self.slack_in = [self._slack(model.vl_in[v], inter) for v in range(n)]
+        self.slack_out = [self._slack(model.vl_out[v], inter) for v in range(n)]
+        self._memo: dict[tuple[int, int, int], int] = {}
+        # Final edges (output, input) that must be created by a dense product.
+        g = model.graph
+        inputs = set(g.inputs)
+        self.targets = sorted({o for o in g.outputs.values() if o not in inputs})
+        dense_from = sum(1 << i for i in inputs if not model.vl_out[i])
+        self.need = {}
+        for o in self.targets:
+            # Both factors of the product that creates (o, i) must be dense.
+            dense = model.ancestors[o] & dense_from
+            self.need[o] = 0 if model.vl_in[o] else dense
+
+    def missing(self, o: int, x: int) -> int:
+        """Final edges into target ``o`` that are not there yet after ``x``."""
+        x &= self.m.ancestors[o]
+        key = (o, x, 2)
+        found = self._memo.get(key)
+        if found is None:
+            found = (self.need[o] & ~_ends(o, x, self.m.pred)).bit_count()
+            self._memo[key] = found
+        return found
+
+    @staticmethod
+    def _slack(vl: int, inter: int) -> int:
+        if vl & inter:
+            return -1
+        return vl.bit_count()
+
+    def __call__(self, v: int, x: int) -> int:
+        m = self.m
+        lo_in = self._side(v, x & m.ancestors[v], m.pred, self.slack_in[v], 0)
+        if lo_in == 0:
+            return 0
+        return lo_in * self._side(v, x & m.descendants[v], m.succ, self.slack_out[v], 1)
+
+    def _side(self, v: int, x: int, nxt: list[int], slack: int, side: int) -> int:
+        if slack < 0:
+            return 0
+        key = (v, x, side)
+        found = self._memo.get(key)
+        if found is None:
+            # The current neighbours form a cut; one of them is the minimum.
+            found = _ends(v, x, nxt).bit_count()
+            if found > 1:
+                back = self.m.succ if side == 0 else self.m.pred
+                found = _disjoint_paths(v, x, nxt, back)
+            self._memo[key] = found
+        return max(0, found - slack)
+
+
+def _ends(u: int, x: int, nxt: list[int]) -> int:
+    """Vertices outside ``x`` one ``nxt``-step from ``u`` through ``x``."""
+    frontier, region, ends = nxt[u], 0, 0
+    while frontier:
+        ends |= frontier & ~x
+        new = frontier & x & ~region
+        region |= new
+        frontier = 0
+        for w in bits(new):
+            frontier |= nxt[w]
+    return ends
+
+
+def _disjoint_paths(v: int, x: int, nxt: list[int], back: list[int]) -> int:
+    """A lower bound on the fewest vertices outside ``x`` (and not ``v``) that meet
+    every ``nxt``-path from ``v`` to a vertex with no ``nxt`` neighbours.
+
+    Greedily packs shortest paths that share no vertex outside ``x`` (vertices in
+    ``x`` cannot be cut, so paths may share them); by Menger's theorem every such
+    packing is at most the minimum cut.
+    """
+    used = 0
+    count = 0
+    while True:
+        layers = [1 << v]
+        seen = 1 << v
+        hit = 0
+        while not hit:
+            frontier = 0
+            for w in bits(layers[-1]):
+                frontier |= nxt[w]
+            frontier &= ~seen & ~(used & ~x)
+            if not frontier:
+                return count
+            seen |= frontier
+            layers.append(frontier)
+            for w in bits(frontier):
+                if not nxt[w]:
+                    hit = 1 << w
+                    break
+        # Walk back from the terminal through the layers, marking the path.
+        w = hit.bit_length() - 1
+        used |= hit
+        for layer in reversed(layers[1:-1]):
+            prev = back[w] & layer
+            w = (prev & -prev).bit_length() - 1
+            used |= 1 << w
+        count += 1
+
+
+class ExactSearch:
+    """Resumable A* over eliminated sets; :meth:`step` expands a number of states.
+
+    Args:
+      g: the elimination graph.
+      upper_order: a known order (positions) whose cost prunes the search, e.g.
+        the best baseline; without one, the forward order.
+    """
+
+    def __init__(self, g: ElimGraph, *, upper_order: Sequence[int] | None = None):
+        self.graph = g
+        self.full = sum(1 << v for v in g.intermediates)
+        self.model = ScalarModel(g) if g.is_scalar else None
+        self._lb = _CutBound(self.model) if self.model else None
+        self._states: dict[int, ElimGraph] = {0: g}
+        order = list(upper_order) if upper_order is not None else list(g.intermediates)
+        self.best_order = tuple(order)
+        self.best_cost = self._order_cost(order)
+        self._g: dict[int, int] = {0: 0}
+        self._parent: dict[int, tuple[int, int]] = {}
+        self._h: dict[int, int] = {}
+        self._heap: list[tuple[int, int, int]] = [(self._bound(0), 0, 0)]
+        self.expanded = 0
+        self.done = False
+
+    def _order_cost(self, order: Sequence[int]) -> int:
+        x = total = 0
+        for v in order:
+            total += self._step_cost(v, x)
+            x |= 1 << v
+        return total
+
+    def _step_cost(self, v: int, x: int) -> int:
+        if self.model is not None:
+            return self.model.vertex_cost(v, x)
+        state = self._states.get(x)
+        if state is None:  # only for pricing the upper order
+            state = self.graph
+            for u in bits(x):
+                state, _ = eliminate_step(state, u)
+        new, mults = eliminate_step(state, v)
+        self._states[x | 1 << v] = new
+        return mults
+
+    def _bound(self, x: int) -> int:
+        """``max(h1, h2)`` from scratch (h1: per-vertex cuts, h2: final edges)."""
+        if self._lb is None:
+            return 0
+        lb = self._lb
+        h1 = sum(lb(v, x) for v in bits(self.full & ~x))
+        h2 = sum(lb.missing(o, x) for o in lb.targets)
+        self._h[x] = (h1, h2)
+        return max(h1, h2)
+
+    def _child_bound(self, x: int, v: int, lbx: dict[int, int]) -> int:
+        """The bound of ``x | v`` from that of ``x``, re-pricing what ``v`` touches."""
+        lb = self._lb
+        if lb is None:
+            return 0
+        y = x | 1 << v
+        m = self.model
+        h1, h2 = self._h[x]
+        h1 -= lbx[v]
+        for u in bits(m.related[v] & self.full & ~y):
+            h1 += lb(u, y) - lbx[u]
+        for o in lb.targets:
+            if m.ancestors[o] >> v & 1:
+                h2 += lb.missing(o, y) - lb.missing(o, x)
+        self._h[y] = (h1, h2)
+        return max(h1, h2)
+
+    @property
+    def lower_bound(self) -> int:
+        """A proven lower bound on the optimum."""
+        if self.done or not self._heap:
+            return self.best_cost
+        return min(self.best_cost, self._heap[0][0])
+
+    @property
+    def result(self) -> ExactResult:
+        return ExactResult(
+            self.best_order, self.best_cost, self.done, self.lower_bound, self.expanded
+        )
+
+    def step(self, num_expansions: int) -> ExactResult:
+        """Expands up to ``num_expansions`` states (fewer if the search finishes)."""
+        heap, gbest, full = self._heap, self._g, self.full
+        for _ in range(num_expansions):
+            if self.done:
+                break
+            if not heap or heap[0][0] >= self.best_cost:
+                self.done = True
+                self._heap = heap = []
+                self._states.clear()
+                break
+            f, neg_g, x = heapq.heappop(heap)
+            g_x = -neg_g
+            if g_x > gbest.get(x, _INF):
+                continue
+            self.expanded += 1
+            rem = full & ~x
+            lbx = {u: self._lb(u, x) for u in bits(rem)} if self._lb else {}
+            for v in bits(rem):
+                y = x | 1 << v
+                g_y = g_x + self._step_cost(v, x)
+                if g_y >= gbest.get(y, _INF):
+                    continue
+                if y == full:
+                    if g_y < self.best_cost:
+                        gbest[y] = g_y
+                        self._parent[y] = (x, v)
+                        self.best_cost = g_y
+                        self.best_order = self._trace(y)
+                    continue
+                f_y = g_y + self._child_bound(x, v, lbx)
+                if f_y >= self.best_cost:
+                    continue
+                gbest[y] = g_y
+                self._parent[y] = (x, v)
+                heapq.heappush(heap, (f_y, -g_y, y))
+            if self.model is None:
+                self._states.pop(x, None)
+        return self.result
+
+    def _trace(self, x: int) -> tuple[int, ...]:
+        order = []
+        while x:
+            x, v = self._parent[x]
+            order.append(v)
+        return tuple(reversed(order))
+
+
+def exact_optimum(
+    g: ElimGraph,
+    *,
+    time_limit_s: float = 10.0,
+    upper_order: Sequence[int] | None = None,
+    max_expansions: int | None = None,
+) -> ExactResult:
+    """The cheapest order, or the best found and a lower bound when time runs out.
+
+    Args:
+      g: the elimination graph (``graphs.build(graph)``).
+      time_limit_s: wall-clock limit.
+      upper_order: a good order (positions) to prune with, e.g. the best baseline.
+      max_expansions: stop after this many expanded states (for reproducibility).
+
+    Returns:
+      An :class:`ExactResult`; ``optimal`` says whether the search finished.
+
+    Example:
+      >>> r = exact_optimum(graphs.build(graph), time_limit_s=5)
+      >>> r.cost, r.optimal
+    """
+    search = ExactSearch(g, upper_order=upper_order)
+    deadline = time.perf_counter() + time_limit_s
+    budget = max_expansions if max_expansions is not None else 1 << 62
+    while not search.done and budget > 0 and time.perf_counter() < deadline:
+        chunk = min(64, budget)
+        search.step(chunk)
+        budget -= chunk
+    return search.result
