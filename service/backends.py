@@ -76,7 +76,16 @@ class ProcessBackend:
         await asyncio.gather(*(self.run(warm_up) for _ in range(self.max_workers)))
 
     def close(self) -> None:
+        """Stops the pool now: running searches are abandoned (their jobs are
+        recorded as failed), so a shutdown never waits for a long search."""
+        # ProcessPoolExecutor has no public way to stop busy workers before 3.14.
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 class RayBackend:

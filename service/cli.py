@@ -3,6 +3,7 @@
 from service import (
     cli_graphs,  # noqa: F401  (each import registers commands)
     cli_service,  # noqa: F401
+    cli_train,  # noqa: F401
 )
 from service.cli_app import app
 

@@ -56,12 +56,12 @@ def graph_command(
     indent: int = typer.Option(None, help="Indent the JSON by this many spaces."),
 ) -> None:
     """Print a task's graph as ccelim.graph/1 JSON (program or structure-only)."""
-    from graphs import tasks
+    from graphs import GraphError, tasks
 
     try:
         graph = tasks.get(task).graph()
-    except KeyError as err:
-        raise typer.BadParameter(str(err.args[0]) if err.args else str(err)) from None
+    except (KeyError, GraphError) as err:
+        raise typer.BadParameter(str(err), param_hint="TASK") from None
     if structure:
         graph = graph.to_structure()
     typer.echo(graph.to_json(indent=indent))

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from servicekit import MINIMAL, chain_graph, make_server
+from servicekit import MINIMAL, chain_graph
 from sqlalchemy import create_engine, text
 
 
@@ -22,12 +22,19 @@ def _poll(http, location, until, timeout_s=60.0):
     raise AssertionError(f"job never reached the state: {status}")
 
 
+def _failed_searches(http) -> float:
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith('ccelim_searches_finished_total{outcome="failed"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
 @pytest.mark.slow
-def test_killed_worker_fails_the_job_and_leaves_no_record(tmp_path):
-    server = make_server(tmp_path).start()
+def test_killed_worker_fails_the_job_and_leaves_no_record(server):
     engine = create_engine(server.database_url)
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
+            failed_before = _failed_searches(http)
             response = http.post(
                 "/v1/orders", json={"graph": chain_graph(60, "k"), "time_budget_s": 30}
             )
@@ -56,10 +63,6 @@ def test_killed_worker_fails_the_job_and_leaves_no_record(tmp_path):
                 "/v1/orders", json={"graph": MINIMAL, "time_budget_s": 0.3}
             )
             assert after.status_code == 200, after.text
-            text_metrics = http.get("/metrics").text
-            assert (
-                'ccelim_searches_finished_total{outcome="failed"} 1.0' in text_metrics
-            )
+            assert _failed_searches(http) == failed_before + 1
     finally:
         engine.dispose()
-        server.stop()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from servicekit import make_server
 
 
@@ -22,21 +24,27 @@ def fuzz_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def api_schema(fuzz_server):
-    return schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
 @pytest.mark.slow
-@schema.parametrize()
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-def test_no_generated_request_gets_a_server_error(case, fuzz_server):
-    response = case.call(base_url=fuzz_server.url, timeout=60)
-    case.validate_response(response, checks=[not_a_server_error])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_generated_request_gets_a_server_error(fuzz_server, mode):
+    schema = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 6
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=15,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case):
+            response = case.call(base_url=fuzz_server.url, timeout=60)
+            case.validate_response(response, checks=[not_a_server_error])
+
+        try:
+            check()
+        except Unsatisfiable:
+            # Operations without parameters have no invalid input to generate.
+            assert mode == GenerationMode.NEGATIVE
