@@ -164,7 +164,6 @@ def test_inferred_order_is_inputs_then_kahn_by_first_appearance():
     assert [v.id for v in g.vertices] == ["x1", "x0", "a", "b", "c", "y"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(__import__("graphs.tasks").tasks.TASKS))
 def test_every_task_round_trips_in_both_flavours(name):
     from graphs import tasks
@@ -587,3 +586,41 @@ def test_arbitrary_json_gives_a_graph_or_a_graph_error(body):
         graphs.load(doc)
     except GraphError:
         pass
+
+
+def _paths(value, prefix=()):
+    """Every path into a JSON value (object keys and array positions)."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _paths(item, prefix + (i,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {
+            k: _replaced(v, rest, new) if k == head else v for k, v in value.items()
+        }
+    return [_replaced(v, rest, new) if i == head else v for i, v in enumerate(value)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_mutated_valid_documents_give_a_graph_or_a_graph_error(data):
+    doc = data.draw(
+        st.sampled_from([to_dict(_program()), to_dict(_structure()), MINIMAL])
+    )
+    paths = list(_paths(doc))[1:]
+    path = data.draw(st.sampled_from(paths))
+    mutated = _replaced(doc, path, data.draw(_json))
+    try:
+        g = graphs.load(mutated)
+    except GraphError:
+        return
+    assert graphs.load(g.to_json()) == g
