@@ -418,3 +418,18 @@ def test_hash_of_a_graph_with_a_dangling_id_is_a_graph_error():
     bad = dataclasses.replace(g, outputs=("nope",))
     with pytest.raises(graphs.GraphError):
         graphs.canonical_hash(bad)
+
+
+@pytest.mark.parametrize("kind", ["scalar", "vector", "matrix", "mixed"])
+def test_random_programs_round_trip_and_hash_ignores_renaming(kind):
+    random_programs = pytest.importorskip("graphs.random_programs")
+    for seed in range(3):
+        fn, args = random_programs.random_program(seed, num_ops=40, kind=kind)
+        g = graphs.trace(fn, *args)
+        assert graphs.load(g.to_json()) == g
+        s = g.to_structure()
+        assert graphs.load(s.to_json()) == s
+        h, _ = _renamed(g, random.Random(seed))
+        assert graphs.load(h.to_json()) == h
+        assert graphs.canonical_hash(g) == graphs.canonical_hash(h)
+        _assert_is_isomorphism(g, h, graphs.isomorphism(g, h))
