@@ -238,6 +238,20 @@ class ExactSearch:
         self._h[y] = (h1, h2)
         return max(h1, h2)
 
+    def offer(self, order: Sequence[int], cost: int) -> None:
+        """Tightens the upper bound with an order found elsewhere (e.g. local search).
+
+        ``cost`` must be the order's true cost.
+        """
+        if cost < self.best_cost:
+            self.best_cost = cost
+            self.best_order = tuple(order)
+
+    @property
+    def open_states(self) -> int:
+        """States waiting in the open list (memory grows with it)."""
+        return len(self._heap)
+
     @property
     def lower_bound(self) -> int:
         """A proven lower bound on the optimum."""

@@ -1,0 +1,257 @@
+"""The anytime portfolio: baselines, exact search, local search and MCTS in one budget.
+
+``optimize`` first prices the baselines (the result is never worse than the best of
+them), then runs a fixed, budget-independent schedule of small work chunks:
+
+* ``exact`` — A* over eliminated sets (``search.exact``) on graphs small enough
+  (scalar: at most :data:`EXACT_MAX_SCALAR` intermediates, tensor:
+  :data:`EXACT_MAX_TENSOR`); it is fed the best order found so far as its upper
+  bound, and when it proves optimality the run stops early with
+  ``lower_bound == cost``;
+* ``local`` — simulated annealing (``search.local``), started from the baselines;
+* ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
+  :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles (its jit compile
+  is only worth it for longer budgets), if that module can be imported.
+
+The budget only decides *how many* chunks of the schedule run, so for a seed the
+run with budget ``B`` is a prefix of the run with any ``B' > B`` (on an equally
+loaded machine), and since the best only improves, a larger budget never returns a
+worse order. The work done is reported in ``OptimizeResult.work``; the same seed
+and the same amount of work give the same order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from graphs.baselines import baselines as compute_baselines
+from graphs.elimination import ElimGraph, build, cost_of
+from graphs.ir import Graph
+from search.exact import ExactSearch
+from search.local import LocalSearch
+
+METHODS = ("baselines", "exact", "local", "mcts")
+EXACT_MAX_SCALAR = 40
+EXACT_MAX_TENSOR = 14
+EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
+MCTS_FIRST_CYCLE = 40
+MCTS_EVERY = 40
+
+#: ``progress_fn(elapsed_s, best_cost, method)``, called on every improvement.
+ProgressFn = Callable[[float, int, str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeResult:
+    """The best order found within the budget.
+
+    Attributes:
+      order: the order, as the graph's own intermediate vertex ids.
+      cost: its multiplications (as ``graphs.cost`` counts them).
+      method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"`` or
+        ``"mcts"``.
+      baselines: every baseline's cost, by name.
+      lower_bound: a proven lower bound on the optimum (``== cost`` when proven
+        optimal), or ``None`` where no exact search ran.
+      elapsed_s: wall-clock seconds spent.
+      history: ``(elapsed_s, cost, method)`` at every improvement, first the best
+        baseline.
+      work: work done per method (``local_moves``, ``exact_expansions``,
+        ``mcts_episodes``, ``chunks``); it fixes the result for a seed.
+      notes: methods skipped or stopped, and why.
+    """
+
+    order: tuple[str, ...]
+    cost: int
+    method: str
+    baselines: dict[str, int]
+    lower_bound: int | None
+    elapsed_s: float
+    history: tuple[tuple[float, int, str], ...]
+    work: dict[str, int] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def optimal(self) -> bool:
+        """Whether the order is proven optimal."""
+        return self.lower_bound is not None and self.lower_bound >= self.cost
+
+    @property
+    def best_baseline(self) -> int:
+        return min(self.baselines.values()) if self.baselines else self.cost
+
+    @property
+    def improvement(self) -> float:
+        """Fraction saved against the best baseline (0.12 = 12 % fewer)."""
+        base = self.best_baseline
+        return (base - self.cost) / base if base else 0.0
+
+
+class _Best:
+    """The incumbent and its history (the run's only mutable bookkeeping)."""
+
+    def __init__(self, start: float, progress_fn: ProgressFn | None):
+        self.start = start
+        self.progress_fn = progress_fn
+        self.order: tuple[int, ...] = ()
+        self.cost: float = float("inf")
+        self.method = ""
+        self.history: list[tuple[float, int, str]] = []
+
+    def offer(self, order: Sequence[int], cost: int, method: str) -> bool:
+        if cost >= self.cost:
+            return False
+        self.order, self.cost, self.method = tuple(order), cost, method
+        elapsed = time.perf_counter() - self.start
+        self.history.append((elapsed, int(cost), method))
+        if self.progress_fn is not None:
+            self.progress_fn(elapsed, int(cost), method)
+        return True
+
+
+def optimize(
+    graph: Graph | ElimGraph,
+    *,
+    time_budget_s: float = 10.0,
+    seed: int = 0,
+    methods: Sequence[str] | None = None,
+    params: Any = None,
+    progress_fn: ProgressFn | None = None,
+) -> OptimizeResult:
+    """The cheapest elimination order the portfolio finds within ``time_budget_s``.
+
+    Args:
+      graph: a program graph, a structure-only graph, or an elimination graph.
+      time_budget_s: wall-clock budget in seconds (the baselines always run).
+      seed: random seed of the local search and MCTS.
+      methods: a subset of ``("baselines", "exact", "local", "mcts")``; default
+        all. The baselines are always priced, as the floor of the result.
+      params: trained network parameters for MCTS (``None``: uniform prior).
+      progress_fn: ``progress_fn(elapsed_s, best_cost, method)`` on improvements.
+
+    Returns:
+      An :class:`OptimizeResult` whose order is in the graph's own vertex ids.
+
+    Example:
+      >>> result = optimize(graphs.tasks.get("RoeFlux_1d").graph(), time_budget_s=5)
+      >>> result.cost, result.method, result.improvement
+    """
+    start = time.perf_counter()
+    chosen = tuple(METHODS if methods is None else methods)
+    unknown = sorted(set(chosen) - set(METHODS))
+    if unknown:
+        raise ValueError(
+            f"unknown methods {unknown}; expected a subset of {list(METHODS)}"
+        )
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    deadline = start + time_budget_s
+    best = _Best(start, progress_fn)
+    notes: list[str] = []
+    work = {"chunks": 0, "local_moves": 0, "exact_expansions": 0, "mcts_episodes": 0}
+
+    found = compute_baselines(g)
+    base_costs = {name: b.cost for name, b in found.items()}
+    index = {g.ids[v]: v for v in g.intermediates}
+    ranked = sorted(
+        found.items(), key=lambda kv: kv[1].cost
+    )  # stable: ties by name order
+    inits = [[index[vid] for vid in b.order] for _, b in ranked]
+    name0, b0 = ranked[0]
+    best.offer(inits[0], b0.cost, f"baseline:{name0}")
+
+    n = len(g.intermediates)
+    lower_bound = None
+    if n == 0:
+        lower_bound = 0
+    exact = local = None
+    if n and "exact" in chosen:
+        limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
+        if n <= limit:
+            exact = ExactSearch(g, upper_order=inits[0])
+        else:
+            notes.append(f"exact: skipped, {n} intermediates > {limit}")
+    if n >= 2 and "local" in chosen:
+        local = LocalSearch(g, seed=seed, init_orders=inits)
+    run_mcts = None
+    if n and "mcts" in chosen:
+        try:
+            from search.mcts import run_mcts
+        except ImportError as err:
+            notes.append(f"mcts: unavailable ({err})")
+    exact_chunk = 100 if g.is_scalar else 10
+    local_chunk = 1000 if g.is_scalar else 40
+    cycle = 0
+    while time.perf_counter() < deadline and (exact or local or run_mcts):
+        if exact is not None:
+            exact.offer(best.order, int(best.cost))
+            exact.step(exact_chunk)
+            work["chunks"] += 1
+            work["exact_expansions"] = exact.expanded
+            lower_bound = exact.lower_bound
+            best.offer(exact.best_order, exact.best_cost, "exact")
+            if exact.done:
+                lower_bound = int(best.cost)
+                break
+            if exact.open_states > EXACT_MAX_OPEN:
+                notes.append(
+                    f"exact: stopped after {exact.expanded} expansions "
+                    f"({exact.open_states} open states)"
+                )
+                exact = None
+        for _ in range(2 if local is not None else 0):
+            if time.perf_counter() >= deadline:
+                break
+            result = local.step(local_chunk)
+            work["chunks"] += 1
+            work["local_moves"] = result.moves
+            if result.cost < best.cost:
+                cost = result.cost
+                if not g.is_scalar:  # re-price: tensor windows assume order-free sets
+                    cost = cost_of(g, result.order).multiplications
+                best.offer(result.order, cost, "local")
+        if (
+            run_mcts is not None
+            and cycle >= MCTS_FIRST_CYCLE
+            and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
+            and time.perf_counter() < deadline
+        ):
+            try:
+                found_mcts = run_mcts(
+                    g,
+                    seed=seed * 1_000_003 + cycle,
+                    params=params,
+                    num_episodes=4,
+                    time_budget_s=max(0.0, deadline - time.perf_counter()),
+                )
+            except Exception as err:  # a failing method must not lose the result
+                notes.append(f"mcts: stopped ({type(err).__name__}: {err})")
+                run_mcts = None
+            else:
+                work["chunks"] += 1
+                work["mcts_episodes"] += found_mcts.episodes
+                best.offer(found_mcts.order, found_mcts.cost, "mcts")
+        cycle += 1
+
+    order = best.order
+    report = cost_of(g, order)
+    if report.multiplications != best.cost:
+        raise AssertionError(
+            f"internal cost {best.cost} != graphs.cost {report.multiplications} "
+            f"for the order found by {best.method}; please report this graph"
+        )
+    if lower_bound is not None:
+        lower_bound = min(int(lower_bound), int(best.cost))
+    return OptimizeResult(
+        order=tuple(g.ids[v] for v in order),
+        cost=int(best.cost),
+        method=best.method,
+        baselines=base_costs,
+        lower_bound=lower_bound,
+        elapsed_s=time.perf_counter() - start,
+        history=tuple(best.history),
+        work=work,
+        notes=tuple(notes),
+    )
