@@ -72,7 +72,13 @@ def _fmix(k: int) -> int:
 
 
 def _pair(a: int, b: int) -> int:
-    return _fmix((a * 0x9E3779B97F4A7C15 + b + 0x632BE59BD9B4E019) & _M)
+    """Mixes two integers (any size) into 64 bits."""
+    k = (a * 0x9E3779B97F4A7C15 + b + 0x632BE59BD9B4E019) & _M
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & _M
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & _M
+    return k ^ (k >> 33)
 
 
 def _h64(text: str) -> int:
@@ -239,17 +245,12 @@ def _refine(p: _Prepared, cells: list[list[int]]) -> list[list[int]]:
                 cell_of[v] = start
             start += len(cell)
         f = [0] * n
+        in_edges, out_edges, pair = p.in_edges, p.out_edges, _pair
         for v in p.topo:
-            acc = 0
-            for s, el in p.in_edges[v]:
-                acc += _pair(el, f[s])
-            f[v] = _pair(cell_of[v] + 1, acc & _M)
+            f[v] = pair(cell_of[v] + 1, sum([pair(el, f[s]) for s, el in in_edges[v]]))
         b = [0] * n
         for v in reversed(p.topo):
-            acc = 0
-            for d, el in p.out_edges[v]:
-                acc += _pair(el, b[d])
-            b[v] = _pair(f[v], acc & _M)
+            b[v] = pair(f[v], sum([pair(el, b[d]) for d, el in out_edges[v]]))
         new: list[list[int]] = []
         for cell in cells:
             if len(cell) == 1:
