@@ -120,6 +120,7 @@ def optimize(
     methods: Sequence[str] | None = None,
     params: Any = None,
     progress_fn: ProgressFn | None = None,
+    max_chunks: int | None = None,
 ) -> OptimizeResult:
     """The cheapest elimination order the portfolio finds within ``time_budget_s``.
 
@@ -131,6 +132,8 @@ def optimize(
         all. The baselines are always priced, as the floor of the result.
       params: trained network parameters for MCTS (``None``: uniform prior).
       progress_fn: ``progress_fn(elapsed_s, best_cost, method)`` on improvements.
+      max_chunks: stop after this many work chunks even if time is left; with it
+        the result depends on the seed only, not on the machine's speed.
 
     Returns:
       An :class:`OptimizeResult` whose order is in the graph's own vertex ids.
@@ -184,7 +187,12 @@ def optimize(
     exact_chunk = 100 if g.is_scalar else 10
     local_chunk = 1000 if g.is_scalar else 40
     cycle = 0
-    while time.perf_counter() < deadline and (exact or local or run_mcts):
+    max_chunks = max_chunks if max_chunks is not None else 1 << 62
+
+    def more() -> bool:
+        return time.perf_counter() < deadline and work["chunks"] < max_chunks
+
+    while more() and (exact or local or run_mcts):
         if exact is not None:
             exact.offer(best.order, int(best.cost))
             exact.step(exact_chunk)
@@ -202,7 +210,7 @@ def optimize(
                 )
                 exact = None
         for _ in range(2 if local is not None else 0):
-            if time.perf_counter() >= deadline:
+            if not more():
                 break
             result = local.step(local_chunk)
             work["chunks"] += 1
@@ -216,7 +224,7 @@ def optimize(
             run_mcts is not None
             and cycle >= MCTS_FIRST_CYCLE
             and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
-            and time.perf_counter() < deadline
+            and more()
         ):
             try:
                 found_mcts = run_mcts(

@@ -1,0 +1,110 @@
+"""search.fastcost and search.local: fast costs equal graphs.cost; seeded annealing."""
+
+import random
+
+import pytest
+from searchgen import random_graph
+
+from graphs import tasks
+from graphs.baselines import best_baseline
+from graphs.elimination import build, cost_of
+from search.fastcost import ScalarModel, TensorEvaluator
+from search.local import LocalSearch, anneal, greedy_randomized
+
+
+def test_scalar_model_equals_graphs_cost_on_random_graphs():
+    for seed in range(300):
+        rng = random.Random(seed)
+        g = build(random_graph(seed, num_nodes=rng.randint(2, 14), valueless=0.3))
+        model = ScalarModel(g)
+        for _ in range(3):
+            order = list(g.intermediates)
+            rng.shuffle(order)
+            report = cost_of(g, order)
+            assert model.order_costs(order) == [s.multiplications for s in report.steps]
+
+
+@pytest.mark.parametrize("name", ["RoeFlux_1d", "HumanHeartDipole", "g"])
+def test_scalar_model_equals_graphs_cost_on_tasks(name):
+    g = build(tasks.get(name).graph())
+    assert g.is_scalar
+    model = ScalarModel(g)
+    rng = random.Random(0)
+    for _ in range(3):
+        order = list(g.intermediates)
+        rng.shuffle(order)
+        assert model.order_cost(order) == cost_of(g, order).multiplications
+
+
+def test_hand_solved_costs():
+    # x -> v -> y1, y2 and x -> y1: eliminating v costs |{x}|·|{y1, y2}| = 2,
+    # and adds onto the existing edge y1 <- x (one addition, no product).
+    from graphs.ir import Edge, Graph, Vertex
+
+    graph = Graph(
+        (
+            Vertex("x", "input"),
+            Vertex("v", "node"),
+            Vertex("y1", "node"),
+            Vertex("y2", "node"),
+        ),
+        ("x",),
+        ("y1", "y2"),
+        (Edge("x", "v"), Edge("v", "y1"), Edge("v", "y2"), Edge("x", "y1")),
+    )
+    g = build(graph)
+    assert ScalarModel(g).order_cost(list(g.intermediates)) == 2
+
+
+def test_tensor_windows_match_a_full_recount():
+    # Moves re-price only their window; the total must still equal graphs.cost.
+    for seed in range(25):
+        g = build(random_graph(seed, num_nodes=6 + seed % 5, tensor=True))
+        if len(g.intermediates) < 3:
+            continue
+        ev = TensorEvaluator(g)
+        ev.reset(list(g.intermediates))
+        rng = random.Random(seed)
+        for _ in range(15):
+            i = rng.randrange(len(ev.order) - 1)
+            j = rng.randrange(i + 1, len(ev.order))
+            seg = ev.order[i : j + 1]
+            rng.shuffle(seg)
+            ev.try_window(i, seg)
+            ev.commit()
+            assert ev.total == cost_of(g, ev.order).multiplications
+
+
+def test_annealing_is_a_function_of_seed_and_moves():
+    g = build(random_graph(7, num_inputs=5, num_nodes=40, num_outputs=4))
+    a = anneal(g, num_moves=3000, seed=3)
+    search = LocalSearch(g, seed=3)
+    search.step(1000)
+    b = search.step(2000)
+    assert a.order == b.order and a.cost == b.cost and b.moves == 3000
+    c = anneal(g, num_moves=3000, seed=4)
+    assert c.cost == cost_of(g, c.order).multiplications
+    assert sorted(a.order) == sorted(g.intermediates)
+
+
+def test_annealing_never_worse_than_its_start_and_improves_tasks():
+    graph = tasks.get("RoeFlux_1d").graph()
+    g = build(graph)
+    _, base = best_baseline(g)
+    index = {g.ids[v]: v for v in g.intermediates}
+    start = [index[v] for v in base.order]
+    search = LocalSearch(g, seed=0, init_orders=[start])
+    costs = [search.step(2000).cost for _ in range(4)]
+    assert costs == sorted(costs, reverse=True)  # anytime: the best never gets worse
+    assert costs[-1] < base.cost
+    assert costs[-1] == cost_of(g, search.result.order).multiplications
+
+
+def test_greedy_randomized_is_a_permutation_and_seeded():
+    g = build(random_graph(3, num_nodes=30, valueless=0.2))
+    a = greedy_randomized(g, random.Random(1))
+    b = greedy_randomized(g, random.Random(1))
+    assert a == b and sorted(a) == sorted(g.intermediates)
+    gt = build(random_graph(3, num_nodes=12, tensor=True))
+    order = greedy_randomized(gt, random.Random(0))
+    assert sorted(order) == sorted(gt.intermediates)

@@ -1,0 +1,88 @@
+"""search.optimize: the portfolio is exact on small graphs, seeded, anytime."""
+
+import itertools
+
+import pytest
+from searchgen import random_graph
+
+from graphs import tasks
+from graphs.baselines import best_baseline
+from graphs.elimination import build, cost, cost_of
+from search import optimize
+
+
+def _brute_force(g):
+    return min(
+        cost_of(g, list(p)).multiplications
+        for p in itertools.permutations(g.intermediates)
+    )
+
+
+def test_optimize_finds_the_optimum_on_hundreds_of_small_graphs():
+    checked = 0
+    for seed in range(300):
+        tensor = seed % 4 == 3
+        graph = random_graph(seed, num_nodes=2 + seed % 7, valueless=0.2, tensor=tensor)
+        g = build(graph)
+        if len(g.intermediates) > 6:
+            continue
+        result = optimize(graph, time_budget_s=30, seed=seed, methods=("exact",))
+        assert result.cost == _brute_force(g)
+        assert result.lower_bound == result.cost and result.optimal
+        assert cost(graph, list(result.order)).multiplications == result.cost
+        assert result.cost <= min(result.baselines.values())
+        checked += 1
+    assert checked >= 200
+
+
+def test_same_seed_same_order_and_more_work_never_worse():
+    graph = random_graph(11, num_inputs=6, num_nodes=60, num_outputs=5, valueless=0.1)
+    runs = [
+        optimize(graph, time_budget_s=60, seed=5, methods=("local",), max_chunks=k)
+        for k in (4, 4, 12)
+    ]
+    assert runs[0].order == runs[1].order and runs[0].cost == runs[1].cost
+    assert runs[2].cost <= runs[0].cost
+    assert runs[0].work["local_moves"] == 4000
+
+
+def test_never_worse_than_the_best_baseline_on_tasks():
+    for name in ("HumanHeartDipole", "MLP"):
+        graph = tasks.get(name).graph()
+        result = optimize(graph, time_budget_s=0.5, seed=0)
+        _, base = best_baseline(graph)
+        assert result.best_baseline == base.cost
+        assert result.cost <= base.cost
+        assert cost(graph, list(result.order)).multiplications == result.cost
+
+
+def test_program_and_structure_only_graphs_agree():
+    graph = tasks.get("BlackScholes_Jacobian").graph()
+    structure = graph.to_structure()
+    a = optimize(graph, time_budget_s=30, seed=1, methods=("local",), max_chunks=6)
+    b = optimize(structure, time_budget_s=30, seed=1, methods=("local",), max_chunks=6)
+    assert a.order == b.order and a.cost == b.cost
+    assert a.cost < a.best_baseline
+    assert a.method == "local" and a.lower_bound is None
+
+
+def test_progress_and_history_record_improvements():
+    seen = []
+    graph = random_graph(2, num_inputs=5, num_nodes=50, num_outputs=4)
+    result = optimize(
+        graph,
+        time_budget_s=60,
+        seed=0,
+        methods=("local",),
+        max_chunks=10,
+        progress_fn=lambda t, c, m: seen.append((c, m)),
+    )
+    costs = [c for _, c, _ in result.history]
+    assert costs == sorted(costs, reverse=True) and costs[-1] == result.cost
+    assert seen == [(c, m) for _, c, m in result.history]
+    assert result.history[0][2].startswith("baseline:")
+
+
+def test_unknown_method_is_an_error_that_lists_the_choices():
+    with pytest.raises(ValueError, match="subset of"):
+        optimize(random_graph(0), methods=("anneal",))
