@@ -62,10 +62,10 @@ class CorpusConfig:
     """
 
     min_size: int = 6
-    max_size: int = 16
-    kinds: tuple[str, ...] = ("scalar", "vector", "mixed")
-    dag_fraction: float = 0.3
-    task_fraction: float = 0.1
+    max_size: int = 20
+    kinds: tuple[str, ...] = ("scalar", "vector", "matrix", "mixed")
+    dag_fraction: float = 0.0
+    task_fraction: float = 0.05
     max_vertices: int = 32
     num_validation: int = 12
 
@@ -84,9 +84,12 @@ def _graph_of(spec: GraphSpec) -> Graph:
     from graphs import random_programs
 
     if spec.source == "program":
-        return random_programs.random_program(
+        from graphs.trace import trace
+
+        fn, args = random_programs.random_program(
             spec.seed, num_ops=spec.size, kind=spec.kind
         )
+        return trace(fn, *args)
     if spec.source == "dag":
         rng = np.random.default_rng(spec.seed)
         return random_programs.random_dag(
@@ -135,7 +138,7 @@ def small_tasks(max_vertices: int) -> tuple[str, ...]:
 
 def _random_spec(rng: np.random.Generator, config: CorpusConfig, seed: int):
     size = int(rng.integers(config.min_size, config.max_size + 1))
-    if rng.random() < config.dag_fraction:
+    if config.dag_fraction > 0 and rng.random() < config.dag_fraction:
         return GraphSpec("dag", seed, size, "")
     kind = str(config.kinds[int(rng.integers(len(config.kinds)))])
     return GraphSpec("program", seed, size, kind)

@@ -18,10 +18,12 @@ import os
 import time
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from search.corpus import CorpusConfig, GraphSpec, best_cost, elim_of, sample_specs
-from search.game import GameState, bucket_for, encode, stack
+from search.game import GameState, _step, bucket_for, encode, legal_mask, stack
 
 
 class Samples(NamedTuple):
@@ -45,6 +47,8 @@ def episode_samples(
     action_weights: np.ndarray,
     actions: np.ndarray,
     returns: np.ndarray,
+    *,
+    live: np.ndarray | None = None,
 ) -> Samples:
     """Flattens time-major episodes into positions, dropping finished games.
 
@@ -53,23 +57,24 @@ def episode_samples(
       action_weights: ``[T, B, N]`` MCTS action weights (policy targets).
       actions: ``[T, B]`` moves played.
       returns: ``[T, B]`` scaled return-to-go from each position.
+      live: ``[T, B]`` whether the game still had a legal move (default: computed
+        from the observations).
 
     Returns:
       :class:`Samples` of the positions where the game still had a legal move;
       row ``i`` keeps the observation, target, return and action of the same
       ``(t, b)``, so targets stay aligned with the positions they were searched in.
     """
-    legal = np.asarray(observations.is_intermediate) & ~np.asarray(
-        observations.eliminated
-    )
-    live = legal.any(axis=-1)  # [T, B]
+    if live is None:
+        legal = np.asarray(observations.is_intermediate) & ~np.asarray(
+            observations.eliminated
+        )
+        live = legal.any(axis=-1)  # [T, B]
     flat = np.nonzero(live.reshape(-1))[0]
 
     def rows(x):
         x = np.asarray(x)
         return x.reshape((-1,) + x.shape[2:])[flat]
-
-    import jax
 
     obs = jax.tree.map(rows, observations)
     return Samples(
@@ -84,8 +89,6 @@ class _Ring:
     """A fixed-capacity ring of samples of one bucket."""
 
     def __init__(self, first: Samples, capacity: int):
-        import jax
-
         self.capacity = capacity
         self.size = 0
         self.next = 0
@@ -95,8 +98,6 @@ class _Ring:
         )
 
     def add(self, samples: Samples) -> None:
-        import jax
-
         count = int(samples.action.shape[0])
         if count > self.capacity:
             samples = jax.tree.map(lambda x: np.asarray(x)[-self.capacity :], samples)
@@ -111,8 +112,6 @@ class _Ring:
         self.size = min(self.size + count, self.capacity)
 
     def take(self, index: np.ndarray) -> Samples:
-        import jax
-
         return jax.tree.map(lambda buf: buf[index], self.data)
 
 
@@ -199,12 +198,15 @@ class SelfPlayConfig:
       games_per_batch: games played side by side (one vmapped MCTS batch).
       num_simulations: MCTS simulations per move.
       max_num_considered_actions: Gumbel MuZero's considered actions at the root.
+      bucket: games are padded to at least this many vertices and to rank 4, so
+        that one compiled search serves every batch.
       corpus: what graphs to play on.
     """
 
     games_per_batch: int = 8
     num_simulations: int = 8
     max_num_considered_actions: int = 8
+    bucket: int = 32
     corpus: CorpusConfig = dataclasses.field(default_factory=CorpusConfig)
 
 
@@ -214,8 +216,6 @@ def network_fns(net_config: Any):
     Parameters do not depend on the bucket, so a small empty state initialises
     them.
     """
-    import jax
-
     from search.game import empty_state
     from search.net import make_network
 
@@ -227,20 +227,25 @@ def network_fns(net_config: Any):
     return init_params, apply_fn
 
 
-def encode_batch(specs: list[GraphSpec]) -> GameState:
-    """Encodes specs into one batch padded to the largest bucket among them."""
-    size = max(bucket_for(len(elim_of(s).ids)) for s in specs)
-    rank = 4 if any(len(shape) for s in specs for shape in elim_of(s).shapes) else 0
-    states = [encode(elim_of(s), bucket=size, scale=float(best_cost(s))) for s in specs]
-    if rank and any(st.pair.shape[-1] != rank for st in states):
-        states = [_with_rank(st, rank) for st in states]
+def encode_batch(specs: list[GraphSpec], *, bucket: int = 8) -> GameState:
+    """Encodes specs into one batch of one shape.
+
+    The batch is padded to the largest of ``bucket`` and the specs' buckets, and
+    to rank :data:`search.game.MAX_RANK` (scalar graphs get size-1 axes), so that
+    scalar and tensor graphs share one compiled search.
+    """
+    from search.game import MAX_RANK
+
+    size = max([bucket] + [bucket_for(len(elim_of(s).ids)) for s in specs])
+    states = [
+        _with_rank(encode(elim_of(s), bucket=size, scale=float(best_cost(s))), MAX_RANK)
+        for s in specs
+    ]
     return stack(states)
 
 
 def _with_rank(state: GameState, rank: int) -> GameState:
     """Pads a scalar (rank-0) state to tensor rank ``rank`` (all axes size 1)."""
-    import jax.numpy as jnp
-
     if state.pair.shape[-1] == rank:
         return state
     n = state.present.shape[0]
@@ -265,11 +270,11 @@ class SelfPlayWorker:
     def __init__(
         self, *, net_config: Any, config: SelfPlayConfig, seed: int = 0, index: int = 0
     ):
-        from search import play
+        from search.mcts import Player
 
         self.config = config
         self.index = index
-        self._player = play.Player(net_config)
+        self._player = Player(net_config)
         self._rng = np.random.default_rng([seed, index, os.getpid()])
         self._seed = seed
         self.games = 0
@@ -292,7 +297,7 @@ class SelfPlayWorker:
         """
         start = time.perf_counter()
         specs = sample_specs(self._rng, self.config.corpus, self.config.games_per_batch)
-        states = encode_batch(specs)
+        states = encode_batch(specs, bucket=self.config.bucket)
         key = int(self._rng.integers(0, 2**31 - 1))
         episodes = self._player.play(
             params,
@@ -306,6 +311,7 @@ class SelfPlayWorker:
             episodes.action_weights,
             episodes.actions,
             episodes.returns,
+            live=episodes.live,
         )
         moves = int(samples.action.shape[0])
         self.games += len(specs)
@@ -318,6 +324,7 @@ class SelfPlayWorker:
             "version": version,
             "worker": self.index,
             "pid": os.getpid(),
+            "node": _node_id(),
         }
         return samples, stats
 
@@ -329,13 +336,110 @@ class SelfPlayWorker:
         num_simulations: int,
         seed: int = 0,
     ) -> list[float]:
-        """MCTS costs (multiplications) of ``specs`` with these parameters.
+        """Costs (multiplications) of one game per spec with these parameters.
 
-        ``params=None`` searches with a uniform prior. Deterministic for a seed.
+        ``num_simulations=0`` plays the network's greedy policy (argmax of the
+        logits) without search; ``params=None`` searches with a uniform prior.
+        Deterministic for a seed.
         """
-        return self._player.costs(
-            params, specs, num_simulations=num_simulations, seed=seed
+        return evaluate_costs(
+            self._player,
+            params,
+            specs,
+            num_simulations=num_simulations,
+            seed=seed,
+            max_num_considered_actions=self.config.max_num_considered_actions,
+            batch_size=self.config.games_per_batch,
+            bucket=self.config.bucket,
         )
+
+
+def _node_id() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:  # noqa: BLE001 - outside Ray there is no node
+        return ""
+
+
+def evaluate_costs(
+    player: Any,
+    params: Any,
+    specs: list[GraphSpec],
+    *,
+    num_simulations: int,
+    seed: int = 0,
+    max_num_considered_actions: int = 16,
+    batch_size: int | None = None,
+    bucket: int = 8,
+) -> list[float]:
+    """One game per spec; returns each game's multiplications.
+
+    Args:
+      player: a ``search.mcts.Player`` (it holds the network's apply function).
+      params: network parameters, or ``None`` for a uniform prior.
+      specs: the graphs.
+      num_simulations: MCTS simulations per move; 0 plays the policy's argmax.
+      seed: the MCTS seed.
+      max_num_considered_actions: Gumbel top-k at the root.
+      batch_size: games per compiled batch (default all at once).
+      bucket: pad games to at least this many vertices (see :func:`encode_batch`).
+    """
+    specs = list(specs)
+    size = batch_size or len(specs)
+    costs: list[float] = []
+    for start in range(0, len(specs), size):
+        chunk = specs[start : start + size]
+        # pad the last chunk with repeats so that every chunk has one shape
+        states = encode_batch(chunk + chunk[:1] * (size - len(chunk)), bucket=bucket)
+        if num_simulations == 0:
+            if params is None or player.apply_fn is None:
+                raise ValueError("the greedy policy (num_simulations=0) needs params")
+            total = policy_costs(player.apply_fn, params, states)
+        else:
+            total = player.play(
+                params,
+                states,
+                seed=seed + start,
+                num_simulations=num_simulations,
+                max_num_considered_actions=max_num_considered_actions,
+                record_observations=False,
+            ).total_costs
+        costs.extend(float(c) for c in total[: len(chunk)])
+    return costs
+
+
+def policy_costs(apply_fn: Any, params: Any, states: GameState) -> np.ndarray:
+    """``[B]`` costs of playing the network's most likely legal move until the end."""
+    move = _policy_move(apply_fn)
+    legal = np.asarray(jax.vmap(legal_mask)(states))
+    total = np.zeros(legal.shape[0])
+    for _ in range(int(legal.sum(-1).max())):
+        states, cost = move(params, states)
+        total += np.asarray(cost, np.float64)
+    return total
+
+
+_POLICY_MOVES: dict[int, Any] = {}
+
+
+def _policy_move(apply_fn: Any):
+    """A jitted move that plays argmax of the (masked) logits in every game."""
+    key = id(apply_fn)
+    if key not in _POLICY_MOVES:
+
+        def move(params, states):
+            logits, _ = apply_fn(params, states)
+            legal = jax.vmap(legal_mask)(states)
+            live = legal.any(-1)
+            logits = jnp.where(legal, logits, -jnp.inf)
+            action = jnp.argmax(logits, -1).astype(jnp.int32)
+            new, cost = jax.vmap(_step)(states, action)
+            return new, jnp.where(live, cost, 0)
+
+        _POLICY_MOVES[key] = (apply_fn, jax.jit(move))
+    return _POLICY_MOVES[key][1]
 
 
 __all__ = [
@@ -344,6 +448,8 @@ __all__ = [
     "SelfPlayConfig",
     "SelfPlayWorker",
     "encode_batch",
+    "evaluate_costs",
     "network_fns",
+    "policy_costs",
     "episode_samples",
 ]

@@ -38,6 +38,7 @@ LOG_FIELDS = (
     "policy_loss",
     "value_loss",
     "entropy",
+    "target_entropy",
     "kl",
     "grad_norm",
     "games",
@@ -68,11 +69,15 @@ class TrainConfig:
       num_workers: self-play actors.
       publish_every: learner steps between parameter versions (K).
       checkpoint_every: learner steps between checkpoints.
+      validate_every: learner steps between validation scores (also measured at
+        the last step); checkpoints carry the newest score and its step.
       min_replay: positions in the buffer before the first step.
       replay_capacity: positions kept per bucket.
       max_replay_ratio: at most this many sampled positions per self-played
         position; the learner waits for new games beyond it.
       validation_simulations: MCTS simulations per move for the validation score.
+      max_time_s: stop (with a checkpoint and a validation score) after this many
+        seconds of this call; 0 means no limit.
       seed: base seed of corpus sampling, MCTS and initialisation.
       learner, selfplay, net: the parts' configurations.
     """
@@ -80,12 +85,14 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 64
     num_workers: int = 2
-    publish_every: int = 10
-    checkpoint_every: int = 50
+    publish_every: int = 5
+    checkpoint_every: int = 10
+    validate_every: int = 50
     min_replay: int = 128
     replay_capacity: int = 20_000
     max_replay_ratio: float = 8.0
     validation_simulations: int = 8
+    max_time_s: float = 0.0
     seed: int = 0
     learner: LearnerConfig = dataclasses.field(default_factory=LearnerConfig)
     selfplay: SelfPlayConfig = dataclasses.field(default_factory=SelfPlayConfig)
@@ -229,19 +236,28 @@ def _connect(address: str | None, num_workers: int) -> bool:
     return True
 
 
-# One XLA thread per self-play actor, so that actors scale with cores instead of
-# fighting over them.
-_ACTOR_ENV = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "RAY_DISABLE_USAGE_STATS": "1",
-}
+def _actor_env() -> dict[str, str]:
+    """Environment of the actors: one XLA thread each, so that self-play actors
+    scale with cores instead of fighting over them, and a persistent compilation
+    cache, so that restarted and resumed actors skip recompiling the search."""
+    cache = os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR",
+        str(Path.home() / ".cache" / "ccelim" / "jax-compilation-cache"),
+    )
+    return {
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+        "intra_op_parallelism_threads=1",
+        "JAX_COMPILATION_CACHE_DIR": cache,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "1",
+        "RAY_DISABLE_USAGE_STATS": "1",
+    }
 
 
 def _spawn_workers(ray, config: TrainConfig, count: int, first: int = 0):
     actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(SelfPlayWorker)
     return [
         actor.options(
-            scheduling_strategy="SPREAD", runtime_env={"env_vars": _ACTOR_ENV}
+            scheduling_strategy="SPREAD", runtime_env={"env_vars": _actor_env()}
         ).remote(
             net_config=config.net,
             config=config.selfplay,
@@ -255,7 +271,8 @@ def _spawn_workers(ray, config: TrainConfig, count: int, first: int = 0):
 def _spawn_learner(ray, config: TrainConfig, raw: dict | None):
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     actor = ray.remote(num_cpus=0, num_gpus=gpus, max_restarts=0)(LearnerShell)
-    return actor.remote(
+    env = {k: v for k, v in _actor_env().items() if k != "XLA_FLAGS"}
+    return actor.options(runtime_env={"env_vars": env}).remote(
         net_config=config.net,
         learner_config=config.learner,
         seed=config.seed,
@@ -373,6 +390,7 @@ class _Run:
             if raw
             else (float("nan"))
         )
+        self.score_step = int(raw["metadata"].get("validation_step", -1)) if raw else -1
         self.nodes: set[str] = set()
         self.buffer = ray.remote(num_cpus=0)(ReplayBuffer).remote(
             capacity=config.replay_capacity, seed=config.seed
@@ -454,14 +472,20 @@ class _Run:
             self.log.event("validation_failed", step=self.step, error=str(err)[:300])
             return float("nan")
 
-    def save(self) -> None:
+    def save(self, *, final: bool = False) -> None:
         state = self.learner_call("state")
         self.step = int(np.asarray(state.step))
         self.publish()
-        self.score = self.validate()
+        if (
+            self.step % self.config.validate_every == 0
+            or self.step >= self.config.steps
+        ):
+            self.score = self.validate()
+            self.score_step = self.step
         meta = dict(
             self.metadata,
             validation_score=self.score,
+            validation_step=self.score_step,
             validation_simulations=self.config.validation_simulations,
             train_config=checkpoint.config_dict(self.config),
             games=self.games,
@@ -491,11 +515,16 @@ class _Run:
             sample = self.buffer.sample.remote(config.batch_size)
             metrics = self.learner_call("train", sample)
             self.step = metrics["step"]
+            out_of_time = 0 < config.max_time_s < time.perf_counter() - self.t0
             if self.step % config.publish_every == 0:
                 self.publish()
-            if self.step % config.checkpoint_every == 0 or self.step >= config.steps:
-                self.save()
+            last = self.step >= config.steps or out_of_time
+            if self.step % config.checkpoint_every == 0 or last:
+                self.save(final=last)
             self.report(metrics)
+            if out_of_time:
+                self.log.event("time_limit", step=self.step)
+                break
         self.log.event("end", step=self.step, games=self.games)
         self.log.close()
         return TrainResult(
@@ -553,6 +582,41 @@ def resume_config(out_dir: str | os.PathLike, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(config, **overrides)
 
 
+def export_model(
+    checkpoint_path: str | os.PathLike, model_path: str | os.PathLike
+) -> Path:
+    """Writes a checkpoint's parameters as a ``search.net`` model file.
+
+    The model file (what ``search.net.load_params`` reads, e.g. the shipped
+    ``search/models/default.msgpack``) keeps the network config and the run's
+    metadata: step, validation score, command, hardware, time and versions.
+    """
+    from search.net import NetConfig, save_params
+    from search.selfplay import network_fns
+
+    raw = checkpoint.read(checkpoint_path)
+    meta = raw["metadata"]
+    net_config = config_from_dict(NetConfig, meta["net_config"])
+    init_params, _ = network_fns(net_config)
+    params = checkpoint.decode_tree(
+        raw["params"], init_params(0), what=f"{checkpoint_path} params"
+    )
+    keep = (
+        "step",
+        "validation_score",
+        "validation_simulations",
+        "command",
+        "hardware",
+        "elapsed_s",
+        "games",
+        "versions",
+        "train_config",
+    )
+    info = {k: meta[k] for k in keep if k in meta}
+    info["checkpoint"] = Path(checkpoint_path).name
+    return save_params(model_path, params, net_config, metadata=info)
+
+
 __all__ = [
     "LOG_FIELDS",
     "CorpusConfig",
@@ -561,6 +625,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "config_from_dict",
+    "export_model",
     "resume_config",
     "train",
 ]

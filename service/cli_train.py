@@ -43,6 +43,8 @@ def train_command(
     hidden_size: Annotated[int | None, Opt(help="Network width.")] = None,
     num_layers: Annotated[int | None, Opt(help="Message passes.")] = None,
     learning_rate: Annotated[float | None, Opt(help="Adam step size.")] = None,
+    validate_every: Annotated[int | None, Opt(help="Steps between scores.")] = None,
+    max_minutes: Annotated[float | None, Opt(help="Stop after this long.")] = None,
     export: Annotated[Path | None, Opt(help="Also write a model file.")] = None,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
 ) -> None:
@@ -69,6 +71,8 @@ def train_command(
         hidden_size=hidden_size if resume is None else None,
         num_layers=num_layers if resume is None else None,
         learning_rate=learning_rate,
+        validate_every=validate_every,
+        max_time_s=None if max_minutes is None else 60.0 * max_minutes,
     )
     command = "ccelim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = None
@@ -120,7 +124,14 @@ def _with_overrides(config, **values):
     """Applies the CLI's optional settings to a nested TrainConfig."""
     top = {
         k: values[k]
-        for k in ("steps", "batch_size", "checkpoint_every", "publish_every")
+        for k in (
+            "steps",
+            "batch_size",
+            "checkpoint_every",
+            "publish_every",
+            "validate_every",
+            "max_time_s",
+        )
         if values[k] is not None
     }
     selfplay = config.selfplay
