@@ -2,6 +2,7 @@
 
 from service import (
     cli_graphs,  # noqa: F401  (each import registers commands)
+    cli_search,  # noqa: F401
     cli_service,  # noqa: F401
     cli_train,  # noqa: F401
 )
