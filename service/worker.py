@@ -11,6 +11,7 @@ import base64
 import dataclasses
 import functools
 import logging
+import numbers
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,8 +71,8 @@ def _engine(url: str) -> Engine:
 class _Progress:
     """Writes a job's best cost so far to its row, at most every PROGRESS_PERIOD_S.
 
-    ``search.optimize`` calls ``progress_fn`` with its best result so far; the cost
-    is read from a ``cost`` attribute or key, or the first integer argument.
+    ``search.optimize`` calls ``progress_fn(elapsed_s, best_cost, method)`` on each
+    improvement.
     """
 
     def __init__(self, database_url: str, job_id: str):
@@ -109,15 +110,17 @@ class _Progress:
 
 
 def _find_cost(args: Sequence[Any], kwargs: Mapping[str, Any]) -> int | None:
+    # search.optimize calls progress_fn(elapsed_s, best_cost, method); a cost may
+    # also come as a ``cost`` attribute or key of a result object.
     for value in (*args, *kwargs.values()):
         if isinstance(value, bool):
             continue
-        if isinstance(value, int):
-            return value
+        if isinstance(value, numbers.Integral):
+            return int(value)
         cost = getattr(value, "cost", None)
         if cost is None and isinstance(value, Mapping):
             cost = value.get("cost")
-        if isinstance(cost, int | float) and not isinstance(cost, bool):
+        if isinstance(cost, numbers.Real) and not isinstance(cost, bool):
             return int(cost)
     return None
 

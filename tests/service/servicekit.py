@@ -140,3 +140,26 @@ def renamed(document: dict, mapping_fn) -> dict:
             [mapping_fn(a), mapping_fn(b)] for a, b in reversed(document["edges"])
         ],
     }
+
+
+def random_dag(n: int, *, seed: int = 0, prefix: str = "d") -> dict:
+    """A seeded random structure-only DAG with n vertices after 4 inputs, each
+    vertex fed by 2-3 earlier ones: too large for the exact solver, so a search
+    on it runs for its whole budget."""
+    import random
+
+    rng = random.Random(seed)
+    inputs = [f"{prefix}in{i}" for i in range(4)]
+    names = list(inputs)
+    edges = []
+    for i in range(n):
+        vertex = f"{prefix}{i}"
+        for src in rng.sample(names[-12:], k=min(len(names[-12:]), rng.choice((2, 3)))):
+            edges.append([src, vertex])
+        names.append(vertex)
+    return {
+        "format": "ccelim.graph/1",
+        "inputs": inputs,
+        "outputs": names[-3:],
+        "edges": edges,
+    }

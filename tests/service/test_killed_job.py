@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from servicekit import MINIMAL, chain_graph
+from servicekit import MINIMAL, random_dag
 from sqlalchemy import create_engine, text
 
 
@@ -36,7 +36,7 @@ def test_killed_worker_fails_the_job_and_leaves_no_record(server):
         with httpx.Client(base_url=server.url, timeout=60) as http:
             failed_before = _failed_searches(http)
             response = http.post(
-                "/v1/orders", json={"graph": chain_graph(60, "k"), "time_budget_s": 30}
+                "/v1/orders", json={"graph": random_dag(120), "time_budget_s": 30}
             )
             assert response.status_code == 202
             job = response.json()

@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from servicekit import MINIMAL, chain_graph, make_server
+from servicekit import MINIMAL, make_server, random_dag
 
 
 @pytest.mark.slow
@@ -21,7 +21,7 @@ def test_cache_survives_restart_and_unfinished_jobs_are_failed(tmp_path):
             key = first.json()["graph_hash"]
             long = http.post(
                 "/v1/orders",
-                json={"graph": chain_graph(40, "cut"), "time_budget_s": 50},
+                json={"graph": random_dag(120, prefix="cut"), "time_budget_s": 50},
             )
             assert long.status_code == 202
             job = long.json()

@@ -36,6 +36,7 @@ class Progress(NamedTuple):
 def test_progress_cost_is_found_in_any_calling_style():
     assert _find_cost((Progress(17, "anneal"),), {}) == 17
     assert _find_cost((), {"cost": 9, "elapsed_s": 0.5}) == 9
-    assert _find_cost((0.25, 12), {}) == 12
+    assert _find_cost((0.25, 12, "anneal"), {}) == 12  # search.optimize's style
+    assert _find_cost((0.25, np.int64(12), "anneal"), {}) == 12
     assert _find_cost(({"cost": 4},), {}) == 4
     assert _find_cost((True, "x"), {}) is None
