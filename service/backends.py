@@ -89,7 +89,12 @@ class ProcessBackend:
 
 
 class RayBackend:
-    """Ray tasks on the cluster at ``address`` (one CPU each)."""
+    """Ray tasks on the cluster at ``address`` (one CPU each).
+
+    ``address`` is what ``ray.init`` takes: ``ray://head:10001`` (Ray Client, from
+    a machine outside the cluster), ``head:6379`` (from a cluster node) or
+    ``local`` (start a private single-machine Ray).
+    """
 
     name = "ray"
 
@@ -107,8 +112,13 @@ class RayBackend:
         if remote is None:
             remote = ray.remote(num_cpus=1, max_retries=0)(fn)
             self._remote[fn] = remote
+        ref = remote.remote(*args, **kwargs)
         try:
-            return await remote.remote(*args, **kwargs)
+            # ``future()`` works for cluster and Ray Client (ray://) references alike.
+            return await asyncio.wrap_future(ref.future())
+        except asyncio.CancelledError:
+            ray.cancel(ref, force=True)
+            raise
         except ray.exceptions.RayError as err:  # crashed worker, lost node, ...
             raise WorkerDied(f"the Ray task failed: {err}") from err
 
@@ -116,4 +126,4 @@ class RayBackend:
         return None
 
     def close(self) -> None:
-        return None
+        self._ray.shutdown()
