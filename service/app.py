@@ -26,6 +26,7 @@ from service.backends import Backend, ProcessBackend, RayBackend
 from service.cache import Versions
 from service.db import open_engine
 from service.deps import ServiceState
+from service.intake import PreparedCache
 from service.jobs import JobManager
 from service.kernels import KernelService
 from service.limits import BodyLimitMiddleware
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=backend,
             kernels=kernels,
             jobs=manager,
+            prepared=PreparedCache(),
         )
         # Start the workers' Python and JAX now rather than on the first request.
         warm = asyncio.gather(backend.warm_up(), kernel_backend.warm_up())

@@ -28,6 +28,7 @@ __all__ = [
     "GraphSummary",
     "SearchOutcome",
     "StoredGraph",
+    "cached_order",
     "Versions",
     "count_records",
     "get_record",
@@ -138,9 +139,19 @@ def lookup(
         order = _translate(order, _parse(document), prepared.graph)
         if order is None:  # a hash collision: not the caller's graph
             return None
+    return cached_order(prepared.hash, values, order=order)
+
+
+def cached_order(
+    graph_hash: str, values: dict, *, order: Sequence[str] | None = None
+) -> CachedOrder:
+    """A :class:`CachedOrder` from an ``orders`` row (``order`` overrides the
+    stored ids)."""
+    if order is None:
+        order = json.loads(values["order_json"])
     return CachedOrder(
-        graph_hash=prepared.hash,
-        order=order,
+        graph_hash=graph_hash,
+        order=tuple(order),
         cost=values["cost"],
         method=values["method"],
         baselines=json.loads(values["baselines_json"]),

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from service.backends import Backend
 from service.cache import Versions
 from service.errors import ApiError
+from service.intake import PreparedCache
 from service.jobs import JobManager
 from service.kernels import KernelService
 from service.metrics import Metrics
@@ -32,6 +33,7 @@ class ServiceState:
     backend: Backend
     kernels: KernelService
     jobs: JobManager
+    prepared: PreparedCache
 
 
 def get_state(request: Request) -> ServiceState:

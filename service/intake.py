@@ -7,15 +7,25 @@ code), checked for size and validity, and hashed. Every problem becomes an
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
+import json
 import logging
+import threading
 from typing import Any
 
 import graphs
 from graphs import Graph, GraphError
 from service.errors import ApiError
 
-__all__ = ["PreparedGraph", "prepare", "structure_only_reason"]
+__all__ = [
+    "PreparedCache",
+    "PreparedGraph",
+    "document_key",
+    "prepare",
+    "structure_only_reason",
+]
 
 log = logging.getLogger("ccelim.service")
 
@@ -120,3 +130,39 @@ def prepare(document: Any, *, max_vertices: int) -> PreparedGraph:
         num_vertices=len(graph.vertices),
         num_intermediates=len(elim.intermediates),
     )
+
+
+def document_key(document: Any) -> str:
+    """A digest of a request's graph document (key order ignored, lists kept)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PreparedCache:
+    """The last ``max_entries`` prepared graphs by document digest.
+
+    Parsing, validating and canonically hashing a graph costs milliseconds (tens
+    for a hundred vertices); a client that posts the same document again skips all
+    of it. Only successfully prepared graphs are kept. Thread-safe.
+    """
+
+    def __init__(self, max_entries: int = 256):
+        self.max_entries = max_entries
+        self._entries: collections.OrderedDict[str, PreparedGraph] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> PreparedGraph | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, prepared: PreparedGraph) -> None:
+        with self._lock:
+            self._entries[key] = prepared
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)

@@ -9,10 +9,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.cache import get_record, lookup
+from service.cache import cached_order, get_record, lookup
 from service.deps import State, Writer
 from service.errors import ApiError, ErrorBody
-from service.intake import prepare
+from service.intake import document_key, prepare
 from service.jobs import JobOutcome, response_from_cached
 from service.limits import check_budget
 from service.schemas import JobAccepted, OrderRequest, OrderResponse
@@ -53,9 +53,13 @@ async def create_order(body: OrderRequest, state: State):
     synchronous limit, else 202 with a job to poll at ``Location``."""
     settings = state.settings
     budget = check_budget(body.time_budget_s, settings)
-    prepared = await to_thread.run_sync(
-        functools.partial(prepare, body.graph, max_vertices=settings.max_vertices)
-    )
+    key = document_key(body.graph)
+    prepared = state.prepared.get(key)
+    if prepared is None:
+        prepared = await to_thread.run_sync(
+            functools.partial(prepare, body.graph, max_vertices=settings.max_vertices)
+        )
+        state.prepared.put(key, prepared)
     if not body.refresh:
         hit = await to_thread.run_sync(
             functools.partial(
@@ -125,21 +129,15 @@ async def get_order(
             f"{state.versions.cost_model!r}; POST the graph to search again",
             field="graph_hash",
         )
-    prepared = await to_thread.run_sync(
-        functools.partial(
-            prepare,
-            json.loads(found.document),
-            max_vertices=state.settings.max_vertices,
-        )
-    )
-    hit = await to_thread.run_sync(
-        functools.partial(
-            lookup, state.engine, prepared, cost_model=state.versions.cost_model
-        )
-    )
-    if hit is None:
-        raise ApiError(404, "not_found", f"no cached order for {graph_hash!r}")
+    hit = cached_order(graph_hash, record)
     response = response_from_cached(hit, cached=True)
     if include_kernel:
+        prepared = await to_thread.run_sync(
+            functools.partial(
+                prepare,
+                json.loads(found.document),
+                max_vertices=state.settings.max_vertices,
+            )
+        )
         response |= await state.kernels.kernel_for(prepared, hit.order)
     return response
