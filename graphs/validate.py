@@ -60,8 +60,8 @@ def check(
       GraphError: with the path of the first problem found.
     """
     _check_sizes(graph, limits)
-    index = _check_ids(graph, listed)
-    _check_roles(graph, index, listed)
+    index = _check_ids(graph)
+    _check_roles(graph, index)
     if graph.is_program:
         _check_operands(graph, index)
         check_program_shapes(graph, index)
@@ -109,7 +109,7 @@ def _check_sizes(graph: Graph, limits: Limits) -> None:
 # ----------------------------------------------------------------------------- ids
 
 
-def _check_ids(graph: Graph, listed: bool) -> dict[str, int]:
+def _check_ids(graph: Graph) -> dict[str, int]:
     index: dict[str, int] = {}
     for k, v in enumerate(graph.vertices):
         if v.id in index:
@@ -129,7 +129,7 @@ def _dangling(vid: str, path: str, what: str) -> GraphError:
     )
 
 
-def _check_roles(graph: Graph, index: dict[str, int], listed: bool) -> None:
+def _check_roles(graph: Graph, index: dict[str, int]) -> None:
     seen: dict[str, int] = {}
     for k, vid in enumerate(graph.inputs):
         if vid not in index:
