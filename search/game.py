@@ -59,6 +59,8 @@ class GameState(NamedTuple):
     is_output: jax.Array  # [N] bool: holds an output's Jacobian
     is_intermediate: jax.Array  # [N] bool: an order eliminates it
     eliminated: jax.Array  # [N] bool
+    inputs_reaching: jax.Array  # [N] int32: inputs with a path to the vertex
+    outputs_reached: jax.Array  # [N] int32: output vertices it has a path to
     scale: jax.Array  # [] float: cost scale (best baseline cost, at least 1)
     cost: jax.Array  # [] float: multiplications spent so far
     num_vertices: jax.Array  # [] int32: real vertices
@@ -157,6 +159,8 @@ def encode(
         sizes[i, : len(shape)] = shape
         ranks[i] = len(shape)
 
+    inputs_reaching, outputs_reached = _reach_counts(g, size)
+
     def flags(positions) -> np.ndarray:
         out = np.zeros(size, bool)
         out[list(positions)] = True
@@ -176,10 +180,44 @@ def encode(
         is_output=jnp.asarray(flags(g.outputs.values())),
         is_intermediate=jnp.asarray(flags(g.intermediates)),
         eliminated=jnp.zeros(size, bool),
+        inputs_reaching=jnp.asarray(inputs_reaching),
+        outputs_reached=jnp.asarray(outputs_reached),
         scale=jnp.asarray(float(max(scale, 1)), _float()),
         cost=jnp.zeros((), _float()),
         num_vertices=jnp.asarray(n, jnp.int32),
     )
+
+
+def _reach_counts(g: ElimGraph, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per vertex: inputs that reach it and outputs it reaches (paths of length >= 1).
+
+    Elimination keeps reachability among the remaining vertices (a path through
+    an eliminated vertex becomes an edge), so these stay valid for the whole game.
+    """
+    inputs_reaching = np.zeros(size, np.int32)
+    outputs_reached = np.zeros(size, np.int32)
+    order = range(len(g.ids))  # positions are topological (sinks last)
+    inputs = set(g.inputs)
+    reach_in: dict[int, set[int]] = {}
+    for v in order:
+        found: set[int] = set()
+        for p in g.pred.get(v, ()):
+            found |= reach_in.get(p, set())
+            if p in inputs:
+                found.add(p)
+        reach_in[v] = found
+        inputs_reaching[v] = len(found)
+    outputs = set(g.outputs.values())
+    reach_out: dict[int, set[int]] = {}
+    for v in reversed(order):
+        found = set()
+        for s in g.succ.get(v, ()):
+            found |= reach_out.get(s, set())
+            if s in outputs:
+                found.add(s)
+        reach_out[v] = found
+        outputs_reached[v] = len(found)
+    return inputs_reaching, outputs_reached
 
 
 def empty_state(bucket: int, rank: int = 0) -> GameState:
@@ -199,6 +237,8 @@ def empty_state(bucket: int, rank: int = 0) -> GameState:
         is_output=jnp.zeros(n, bool),
         is_intermediate=jnp.zeros(n, bool),
         eliminated=jnp.zeros(n, bool),
+        inputs_reaching=jnp.zeros(n, jnp.int32),
+        outputs_reached=jnp.zeros(n, jnp.int32),
         scale=jnp.ones((), _float()),
         cost=jnp.zeros((), _float()),
         num_vertices=jnp.zeros((), jnp.int32),
@@ -426,6 +466,24 @@ def markowitz(state: GameState) -> jax.Array:
     return (valued_in * valued_out).astype(_float())
 
 
+def completion_costs(state: GameState) -> tuple[jax.Array, jax.Array]:
+    """``([], [])`` costs of finishing the game in forward and in reverse order.
+
+    In forward order a vertex is eliminated once all of its intermediate
+    predecessors are gone, so it then has the inputs reaching it as predecessors
+    and its current successors; in reverse order, its current predecessors and
+    the outputs it reaches. For scalar graphs whose edges all have values and
+    whose outputs feed no other vertex these sums are exactly the
+    multiplications of the two completions; otherwise (value-less edges, split
+    outputs, tensors) they are block counts: an estimate.
+    """
+    legal = legal_mask(state)
+    degree_in, degree_out = valued_degrees(state)
+    forward = jnp.where(legal, state.inputs_reaching * degree_out, 0).sum()
+    reverse = jnp.where(legal, degree_in * state.outputs_reached, 0).sum()
+    return forward.astype(_float()), reverse.astype(_float())
+
+
 def elimination_costs(state: GameState) -> jax.Array:
     """``[N] float``: the exact multiplications of eliminating each vertex now.
 
@@ -460,6 +518,7 @@ __all__ = [
     "MAX_RANK",
     "GameState",
     "bucket_for",
+    "completion_costs",
     "elimination_costs",
     "empty_state",
     "encode",

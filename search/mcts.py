@@ -47,6 +47,8 @@ class EpisodeBatch(NamedTuple):
     returns: np.ndarray  # [T, B] float32: scaled return-to-go -sum(costs[t:])/scale
     live: np.ndarray  # [T, B] bool: the game still had a legal move
     searched: np.ndarray  # [T, B] bool: the move came from a search (else greedy)
+    completions: np.ndarray  # [T, B, 2] float64: forward, reverse completion
+    #   cost estimates from the state before each move (game.completion_costs)
     total_costs: np.ndarray  # [B] float64: multiplications of the whole game
     scales: np.ndarray  # [B] float64: each game's cost scale
 
@@ -61,12 +63,24 @@ class MCTSResult(NamedTuple):
     simulations: int  # search simulations run in all
 
 
-def _evaluate(apply_fn, params, states: GameState):
-    """Masked prior logits ``[B, N]`` and values ``[B]`` (uniform / 0 without net)."""
+def _completion_value(states: GameState) -> jax.Array:
+    """``[B]`` ``-min(forward, reverse completion cost) / scale``."""
+    forward, reverse = jax.vmap(game.completion_costs)(states)
+    return (-jnp.minimum(forward, reverse) / states.scale).astype(jnp.float32)
+
+
+def _evaluate(apply_fn, params, states: GameState, heuristic: bool = False):
+    """Masked prior logits ``[B, N]`` and values ``[B]``.
+
+    Without a network: a uniform prior, and values 0 or, with ``heuristic``,
+    the scaled cost of the better of the forward and reverse completions.
+    """
     legal = jax.vmap(game.legal_mask)(states)
     if apply_fn is None or params is None:
         logits = jnp.zeros(legal.shape, jnp.float32)
         value = jnp.zeros(legal.shape[:1], jnp.float32)
+        if heuristic:
+            value = _completion_value(states)
     else:
         logits, value = apply_fn(params, states)
         logits, value = logits.astype(jnp.float32), value.astype(jnp.float32)
@@ -77,12 +91,12 @@ def _evaluate(apply_fn, params, states: GameState):
     return logits, value
 
 
-def _recurrent_fn(apply_fn):
+def _recurrent_fn(apply_fn, heuristic: bool):
     def recurrent_fn(params, rng_key, action, states: GameState):
         del rng_key
         new, cost = jax.vmap(game._step)(states, action)
         reward = (-cost / states.scale).astype(jnp.float32)
-        logits, value = _evaluate(apply_fn, params, new)
+        logits, value = _evaluate(apply_fn, params, new, heuristic)
         done = jax.vmap(game.is_terminal)(new)
         discount = jnp.where(done, 0.0, 1.0).astype(jnp.float32)
         output = mctx.RecurrentFnOutput(
@@ -94,14 +108,16 @@ def _recurrent_fn(apply_fn):
 
 
 @functools.lru_cache(maxsize=32)
-def _move_fn(apply_fn, num_simulations: int, max_num_considered_actions: int):
-    """A jitted ``move(params, rng_key, states) -> (states, action, weights, cost, live)``."""
-    recurrent_fn = _recurrent_fn(apply_fn)
+def _move_fn(
+    apply_fn, num_simulations: int, max_num_considered_actions: int, heuristic: bool
+):
+    """Jitted ``move(params, rng_key, states) -> (states, action, weights, cost, live)``."""
+    recurrent_fn = _recurrent_fn(apply_fn, heuristic)
 
     def move(params, rng_key, states: GameState):
         legal = jax.vmap(game.legal_mask)(states)
         live = legal.any(-1)
-        logits, value = _evaluate(apply_fn, params, states)
+        logits, value = _evaluate(apply_fn, params, states, heuristic)
         root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
         output = mctx.gumbel_muzero_policy(
             params,
@@ -118,6 +134,12 @@ def _move_fn(apply_fn, num_simulations: int, max_num_considered_actions: int):
         return new, action, weights, jnp.where(live, cost, 0), live
 
     return jax.jit(move)
+
+
+@jax.jit
+def _completions(states: GameState) -> jax.Array:
+    forward, reverse = jax.vmap(game.completion_costs)(states)
+    return jnp.stack([forward, reverse], axis=-1)
 
 
 @jax.jit
@@ -142,6 +164,7 @@ def play_episodes(
     max_num_considered_actions: int = 16,
     record_observations: bool = True,
     deadline: float | None = None,
+    heuristic_value: bool = False,
 ) -> EpisodeBatch:
     """Plays a batch of games to the end, one search per move.
 
@@ -157,6 +180,9 @@ def play_episodes(
       record_observations: keep the states before each move (for training).
       deadline: a ``time.perf_counter()`` value; moves after it are played by the
         greedy Markowitz rule without search (``searched`` false, weights 0).
+      heuristic_value: without a network, value a node by the scaled cost of the
+        better of its forward and reverse completions instead of 0
+        (:func:`search.game.completion_costs`).
 
     Returns:
       An :class:`EpisodeBatch` with ``T`` = the most intermediates of any game.
@@ -166,15 +192,18 @@ def play_episodes(
       >>> episodes = play_episodes(batch, rng_key=jax.random.key(0))
       >>> episodes.total_costs  # [4]
     """
-    move = _move_fn(apply_fn, num_simulations, max_num_considered_actions)
+    move = _move_fn(
+        apply_fn, num_simulations, max_num_considered_actions, heuristic_value
+    )
     params = params if apply_fn is not None else None
     rows: list[tuple] = []
-    observations = []
+    observations, completions = [], []
     current = states
     max_moves = int(np.max(np.asarray(jax.vmap(game.legal_mask)(states)).sum(-1)))
     for _ in range(max_moves):
         if record_observations:
             observations.append(jax.device_get(current))
+        completions.append(_completions(current))
         searched = deadline is None or time.perf_counter() < deadline
         if searched:
             rng_key, move_key = jax.random.split(rng_key)
@@ -188,6 +217,8 @@ def play_episodes(
     costs = np.array([r[2] for r in rows], np.float64).reshape(-1, num_games)
     live = np.array([r[3] for r in rows], bool).reshape(-1, num_games)
     searched = np.array([[r[4]] * num_games for r in rows], bool).reshape(-1, num_games)
+    completion = np.array(jax.device_get(completions), np.float64)
+    completion = completion.reshape(-1, num_games, 2)
     scales = np.asarray(states.scale, np.float64)
     to_go = np.cumsum(costs[::-1], axis=0)[::-1]
     returns = np.where(live, -to_go / scales, 0.0).astype(np.float32)
@@ -202,6 +233,7 @@ def play_episodes(
         returns=returns,
         live=live,
         searched=searched & live,
+        completions=completion,
         total_costs=costs.sum(axis=0),
         scales=scales,
     )
@@ -244,6 +276,32 @@ class Player:
         )
 
 
+def _candidate_orders(
+    played: EpisodeBatch, g: ElimGraph, num_completions: int = 2
+) -> list[list[int]]:
+    """The orders played, and prefixes finished in forward or reverse order.
+
+    The prefixes are the ``num_completions`` whose cost so far plus completion
+    estimate is lowest; their exact cost is checked by the caller.
+    """
+    orders = []
+    for b in range(played.actions.shape[1]):
+        orders.append(played.actions[:, b][played.live[:, b]].tolist())
+    if played.actions.shape[0] == 0:
+        return orders
+    spent = np.cumsum(played.costs, axis=0) - played.costs  # [T, B] before move t
+    estimate = spent[..., None] + played.completions  # [T, B, 2]
+    estimate = np.where(played.live[..., None], estimate, np.inf)
+    best = np.argsort(estimate, axis=None, kind="stable")[:num_completions]
+    for flat in best:
+        t, b, direction = np.unravel_index(flat, estimate.shape)
+        prefix = played.actions[:t, b].tolist()
+        done = set(prefix)
+        rest = [v for v in g.intermediates if v not in done]
+        orders.append(prefix + (rest[::-1] if direction == 1 else rest))
+    return orders
+
+
 @functools.lru_cache(maxsize=8)
 def _apply_fn_for(net_config):
     from search.net import make_network
@@ -263,6 +321,7 @@ def run_mcts(
     progress_fn: ProgressFn | None = None,
     batch_size: int = 4,
     max_num_considered_actions: int = 16,
+    heuristic_value: bool = False,
 ) -> MCTSResult:
     """Plays MCTS games on one graph and returns the cheapest order seen.
 
@@ -283,6 +342,8 @@ def run_mcts(
       progress_fn: ``progress_fn(episodes, best_cost)`` after each batch.
       batch_size: games searched side by side.
       max_num_considered_actions: Gumbel top-k at the root.
+      heuristic_value: without ``params``, value nodes by their best
+        forward/reverse completion instead of 0 (much stronger untrained).
 
     Returns:
       An :class:`MCTSResult` (cost exactly as ``graphs.cost`` counts it).
@@ -323,13 +384,14 @@ def run_mcts(
             max_num_considered_actions=max_num_considered_actions,
             record_observations=False,
             deadline=deadline,
+            heuristic_value=heuristic_value,
         )
         episodes += batch_size
         simulations += int(played.searched.sum()) * num_simulations
-        b = int(np.argmin(played.total_costs))
-        if played.total_costs[b] < best_cost:
-            best_cost = float(played.total_costs[b])
-            best_order = played.actions[:, b][played.live[:, b]].tolist()
+        for order in _candidate_orders(played, g):
+            found = cost_of(g, order).multiplications
+            if found < best_cost:
+                best_cost, best_order = float(found), order
         if progress_fn is not None:
             progress_fn(episodes, best_cost)
     assert best_order is not None

@@ -243,3 +243,21 @@ def test_rank_above_the_bucket_is_refused_with_a_clear_error():
         game.encode(g)
     with pytest.raises(ValueError, match="bucket 1 is smaller"):
         game.encode(g, bucket=1, max_rank=5)
+
+
+def test_completion_costs_are_exact_for_valued_graphs_with_sink_outputs():
+    # All edges valued and outputs that feed nothing: the forward and reverse
+    # completions cost exactly sum(inputs reaching v * succs) and
+    # sum(preds * outputs reached), from any position in the game.
+    base = scalar_dag(8, 3, 14)
+    sources = {e.src for e in base.edges}
+    outputs = tuple(v.id for v in base.vertices if v.id not in sources)
+    edges = tuple(Edge(e.src, e.dst) for e in base.edges)
+    g = build(Graph(base.vertices, base.inputs, outputs, edges))
+    prefix = list(g.intermediates[1::3])
+    state, _ = game.replay(game.encode(g, bucket=32), jnp.array(prefix))
+    rest = [v for v in g.intermediates if v not in prefix]
+    spent = cost_of(g, prefix).multiplications
+    forward, reverse = game.completion_costs(state)
+    assert float(forward) == cost_of(g, prefix + rest).multiplications - spent
+    assert float(reverse) == cost_of(g, prefix + rest[::-1]).multiplications - spent

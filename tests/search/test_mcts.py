@@ -81,6 +81,7 @@ def test_episodes_hold_aligned_policy_targets_and_scaled_returns():
     assert episodes.action_weights.shape == (t_max, 4, 16)
     assert episodes.observations.present.shape == (t_max, 4, 16, 16)
     assert episodes.live.all() and episodes.searched.all()
+    assert episodes.completions.shape == (t_max, 4, 2)
     scale = float(states.scale[0])
     for game_index in range(4):
         order = episodes.actions[:, game_index].tolist()
@@ -121,6 +122,18 @@ def test_games_of_different_lengths_share_a_batch():
     assert np.all(episodes.returns[~episodes.live] == 0)
     order = episodes.actions[episodes.live[:, 1], 1].tolist()
     assert episodes.total_costs[1] == cost_of(short_g, order).multiplications
+
+
+def test_heuristic_values_and_completions_never_lose_to_forward_or_reverse():
+    graph = scalar_dag(12, 4, 12)
+    result = mcts.run_mcts(graph, num_simulations=SIMS, heuristic_value=True)
+    # Among the candidates are the first move's forward and reverse completions
+    # (the ones with the lowest estimates on this graph).
+    assert result.cost <= min(
+        graphs.cost(graph, "forward").multiplications,
+        graphs.cost(graph, "reverse").multiplications,
+    )
+    assert result.cost == graphs.cost(graph, list(result.order_ids)).multiplications
 
 
 def test_an_exhausted_budget_finishes_the_order_greedily():
