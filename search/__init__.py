@@ -1,4 +1,4 @@
-"""search: exact, local and tree search for cheap elimination orders, and the portfolio."""
+"""search: exact, local and tree search for cheap elimination orders; the portfolio."""
 
 from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastcost import ScalarModel, evaluator

@@ -103,6 +103,9 @@ class LocalSearch:
       seed: random seed; with the number of moves it fixes the result.
       init_orders: starting orders (positions), best first; the cheapest is used.
       run_moves: moves per annealing run (default ``max(4000, 300·n)``).
+      temperature: start and end temperature of a run, in units of the mean
+        uphill move from the start order.
+      mean_distance: mean distance of non-neighbour moves (default ``2 + n/8``).
     """
 
     def __init__(
@@ -112,6 +115,8 @@ class LocalSearch:
         seed: int = 0,
         init_orders: Sequence[Sequence[int]] = (),
         run_moves: int | None = None,
+        temperature: tuple[float, float] = (0.3, 0.002),
+        mean_distance: float | None = None,
     ):
         self.graph = g
         self.n = n = len(g.intermediates)
@@ -129,7 +134,8 @@ class LocalSearch:
         self.moves = 0
         self.history: list[tuple[int, int]] = [(0, best_cost)]
         self.run_moves = run_moves or max(4000, 300 * n)
-        self.max_dist = max(2, min(n - 1, 2 + n // 8))
+        self.max_dist = mean_distance or max(2, min(n - 1, 2 + n // 8))
+        self._hot, self._cold = temperature
         self._run = 0
         self._t = self.run_moves  # forces a new run on the first move
         self._scale = self._calibrate() if n >= 2 else 1.0
@@ -174,11 +180,11 @@ class LocalSearch:
         self._run += 1
         if self._run % 2 == 0 and self._run > 0:
             start = greedy_randomized(self.graph, self.rng, noise=0.5, model=self.model)
-            self._t_hi = 0.3 * self._scale
+            self._t_hi = self._hot * self._scale
         else:
             start = self.best_order
-            self._t_hi = (0.3 if self._run == 1 else 0.1) * self._scale
-        self._t_lo = 0.002 * self._scale
+            self._t_hi = (1.0 if self._run == 1 else 0.33) * self._hot * self._scale
+        self._t_lo = self._cold * self._scale
         self.ev.reset(start)
         self._t = 0
         self._note()

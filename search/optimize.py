@@ -7,7 +7,8 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
   (scalar: at most :data:`EXACT_MAX_SCALAR` intermediates, tensor:
   :data:`EXACT_MAX_TENSOR`); it is fed the best order found so far as its upper
   bound, and when it proves optimality the run stops early with
-  ``lower_bound == cost``;
+  ``lower_bound == cost``. Larger scalar graphs get its root lower bound only;
+  the run also stops once an order reaches it;
 * ``local`` — simulated annealing (``search.local``), started from the baselines;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
   :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles (its jit compile
@@ -31,6 +32,7 @@ from graphs.baselines import baselines as compute_baselines
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
 from search.exact import ExactSearch
+from search.fastcost import ScalarModel, scalar_baselines
 from search.local import LocalSearch
 
 METHODS = ("baselines", "exact", "local", "mcts")
@@ -155,15 +157,20 @@ def optimize(
     notes: list[str] = []
     work = {"chunks": 0, "local_moves": 0, "exact_expansions": 0, "mcts_episodes": 0}
 
-    found = compute_baselines(g)
-    base_costs = {name: b.cost for name, b in found.items()}
-    index = {g.ids[v]: v for v in g.intermediates}
-    ranked = sorted(
-        found.items(), key=lambda kv: kv[1].cost
-    )  # stable: ties by name order
-    inits = [[index[vid] for vid in b.order] for _, b in ranked]
-    name0, b0 = ranked[0]
-    best.offer(inits[0], b0.cost, f"baseline:{name0}")
+    if g.is_scalar:  # same orders and costs as graphs.baselines, much faster
+        found = scalar_baselines(ScalarModel(g))
+    else:
+        index = {g.ids[v]: v for v in g.intermediates}
+        found = {
+            name: ([index[vid] for vid in b.order], b.cost)
+            for name, b in compute_baselines(g).items()
+        }
+    base_costs = {name: cost for name, (_, cost) in found.items()}
+    # sorted() is stable: equal costs keep the baselines' own order.
+    ranked = sorted(found.items(), key=lambda kv: kv[1][1])
+    inits = [order for _, (order, _) in ranked]
+    name0, (_, cost0) = ranked[0]
+    best.offer(inits[0], cost0, f"baseline:{name0}")
 
     n = len(g.intermediates)
     lower_bound = None
@@ -174,6 +181,11 @@ def optimize(
         limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
         if n <= limit:
             exact = ExactSearch(g, upper_order=inits[0])
+        elif g.is_scalar:
+            # Too big to search, but the admissible bound at the root is cheap
+            # and sometimes already proves a baseline optimal.
+            lower_bound = ExactSearch(g, upper_order=inits[0]).lower_bound
+            notes.append(f"exact: {n} intermediates > {limit}, root lower bound only")
         else:
             notes.append(f"exact: skipped, {n} intermediates > {limit}")
     if n >= 2 and "local" in chosen:
@@ -192,7 +204,10 @@ def optimize(
     def more() -> bool:
         return time.perf_counter() < deadline and work["chunks"] < max_chunks
 
-    while more() and (exact or local or run_mcts):
+    def proven() -> bool:
+        return lower_bound is not None and best.cost <= lower_bound
+
+    while more() and (exact or local or run_mcts) and not proven():
         if exact is not None:
             exact.offer(best.order, int(best.cost))
             exact.step(exact_chunk)
@@ -210,7 +225,7 @@ def optimize(
                 )
                 exact = None
         for _ in range(2 if local is not None else 0):
-            if not more():
+            if not more() or proven():
                 break
             result = local.step(local_chunk)
             work["chunks"] += 1

@@ -108,3 +108,19 @@ def test_greedy_randomized_is_a_permutation_and_seeded():
     gt = build(random_graph(3, num_nodes=12, tensor=True))
     order = greedy_randomized(gt, random.Random(0))
     assert sorted(order) == sorted(gt.intermediates)
+
+
+def test_scalar_baselines_equal_graphs_baselines():
+    from graphs.baselines import baselines
+    from search.fastcost import scalar_baselines
+
+    graphs_checked = [
+        build(random_graph(s, num_nodes=3 + s % 20, valueless=0.25)) for s in range(60)
+    ]
+    graphs_checked.append(build(tasks.get("BlackScholes_Jacobian").graph()))
+    for g in graphs_checked:
+        mine = scalar_baselines(ScalarModel(g))
+        for name, ref in baselines(g).items():
+            order, cost = mine[name]
+            assert tuple(g.ids[v] for v in order) == ref.order
+            assert cost == ref.cost
