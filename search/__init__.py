@@ -2,19 +2,31 @@
 
 from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastcost import ScalarModel, evaluator
+from search.game import GameState
 from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
+from search.mcts import EpisodeBatch, MCTSResult, play_episodes, run_mcts
+from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
 
 __all__ = [
+    "EpisodeBatch",
     "ExactResult",
     "ExactSearch",
+    "GameState",
     "LocalResult",
     "LocalSearch",
+    "MCTSResult",
+    "NetConfig",
     "OptimizeResult",
     "ScalarModel",
     "anneal",
     "evaluator",
     "exact_optimum",
     "greedy_randomized",
+    "load_params",
+    "make_network",
     "optimize",
+    "play_episodes",
+    "run_mcts",
+    "save_params",
 ]

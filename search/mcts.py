@@ -336,7 +336,8 @@ def run_mcts(
       num_simulations: search simulations per move.
       time_budget_s: wall-clock budget in seconds (``None``: no limit).
       seed: the random seed.
-      params: network parameters (``None``: uniform prior, zero values).
+      params: network parameters, or a ``search.net.LoadedModel`` (which brings
+        its config); ``None``: uniform prior, zero values.
       net_config: the network's config (default ``search.net.NetConfig()``).
       num_episodes: games to play at most (rounded up to whole batches).
       progress_fn: ``progress_fn(episodes, best_cost)`` after each batch.
@@ -355,6 +356,8 @@ def run_mcts(
     g = graph_or_elim if isinstance(graph_or_elim, ElimGraph) else build(graph_or_elim)
     if not g.intermediates:
         return MCTSResult((), (), 0, 0, 0)
+    if hasattr(params, "params") and hasattr(params, "config"):
+        params, net_config = params.params, params.config  # a net.LoadedModel
     apply_fn = None
     if params is not None:
         from search.net import NetConfig
