@@ -5,7 +5,7 @@ from graphs.elimination import CostReport, ElimGraph, Step, build, cost
 from graphs.errors import GraphError
 from graphs.hashing import canonical_hash
 from graphs.ir import Edge, Graph, Literal, Vertex
-from graphs.isomorphism import isomorphic, isomorphism
+from graphs.isomorph import isomorphic, isomorphism
 from graphs.jsonio import load
 from graphs.structure import IndexMap, Partial, Structure
 from graphs.trace import trace
