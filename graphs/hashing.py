@@ -33,10 +33,10 @@ How it works (individualization-refinement, as in nauty, small and pure-Python):
 
 A collision (two different graphs with one hash) is harmless by design: the cache
 never serves an order on the hash alone. It loads the stored graph and calls
-:func:`graphs.isomorphism` (``graphs/isomorph.py``; exact: a backtracking search for a vertex mapping that
-preserves every label and edge, guided by the same refinement, and checked edge
-by edge at the end); only a mapping lets it answer, and the mapping translates the
-stored order into the caller's own vertex ids.
+:func:`graphs.isomorphism` (``graphs/isomorph.py``; exact: a backtracking search
+for a vertex mapping that preserves every label and edge, guided by the same
+refinement, and checked edge by edge at the end); only a mapping lets it answer,
+and the mapping translates the stored order into the caller's own vertex ids.
 """
 
 from __future__ import annotations
