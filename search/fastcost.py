@@ -272,40 +272,94 @@ class ScalarEvaluator(OrderEvaluator):
 
 
 class TensorEvaluator(OrderEvaluator):
-    """:class:`OrderEvaluator` for any graph: cached elimination graphs per prefix."""
+    """:class:`OrderEvaluator` for any graph: elimination graphs cached per prefix.
+
+    A step's cost only depends on which of the vertex's ancestors and descendants
+    are gone (its edges are path sums through them), so costs are memoised by
+    ``(v, eliminated ∩ related(v))`` and a move whose steps all hit the memo
+    eliminates nothing; prefix states it invalidates are rebuilt when needed.
+    """
 
     def __init__(self, g: ElimGraph):
         self.graph = g
         self._pending = None
+        n = len(g.ids)
+        pred = [0] * n
+        succ = [0] * n
+        for s, p in g.edges:
+            pred[s] |= 1 << p
+            succ[p] |= 1 << s
+        inter = sum(1 << v for v in g.intermediates)
+        self.related = [
+            (ScalarModel._closure(1 << v, pred) | ScalarModel._closure(1 << v, succ))
+            & inter
+            & ~(1 << v)
+            for v in range(n)
+        ]
+        self._memo: dict[tuple[int, int], int] = {}
 
     def reset(self, order: Sequence[int]) -> None:
         self.order = list(order)
-        self.states = [self.graph]
+        self.states: list[ElimGraph | None] = [self.graph]
+        self.prefix = [0]
         self.costs = []
-        state = self.graph
+        state, x = self.graph, 0
         for v in self.order:
+            key = (v, x & self.related[v])
             state, m = eliminate_step(state, v)
+            self._memo[key] = m
+            x |= 1 << v
             self.states.append(state)
+            self.prefix.append(x)
             self.costs.append(m)
         self.total = sum(self.costs)
 
+    def _state(self, k: int) -> ElimGraph:
+        """The elimination graph after ``order[:k]``, rebuilt from the last cached."""
+        j = k
+        while self.states[j] is None:
+            j -= 1
+        state = self.states[j]
+        for m in range(j, k):
+            state, _ = eliminate_step(state, self.order[m])
+            self.states[m + 1] = state
+        return state
+
     def try_window(self, lo: int, segment: Sequence[int]) -> int:
-        state = self.states[lo]
+        memo, related = self._memo, self.related
+        x = self.prefix[lo]
         new, states = [], []
-        for v in segment:
-            state, m = eliminate_step(state, v)
+        state = None  # the state before the current step, once one was needed
+        for k, v in enumerate(segment):
+            key = (v, x & related[v])
+            m = memo.get(key)
+            if m is None:
+                if state is None:
+                    state = self._state(lo)
+                    for u in segment[:k]:
+                        state, _ = eliminate_step(state, u)
+                state, m = eliminate_step(state, v)
+                memo[key] = m
+            elif state is not None:
+                state, _ = eliminate_step(state, v)
             new.append(m)
             states.append(state)
+            x |= 1 << v
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
         self._pending = (lo, list(segment), new, states)
         return sum(new) - sum(self.costs[lo : lo + len(new)])
 
     def commit(self) -> None:
         lo, segment, new, states = self._pending
         old = sum(self.costs[lo : lo + len(new)])
+        x = self.prefix[lo]
         for k, v in enumerate(segment):
             self.order[lo + k] = v
             self.costs[lo + k] = new[k]
             self.states[lo + k + 1] = states[k]
+            x |= 1 << v
+            self.prefix[lo + k + 1] = x
         self.total += sum(new) - old
 
 

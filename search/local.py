@@ -105,7 +105,7 @@ class LocalSearch:
       run_moves: moves per annealing run (default ``max(4000, 300·n)``).
       temperature: start and end temperature of a run, in units of the mean
         uphill move from the start order.
-      mean_distance: mean distance of non-neighbour moves (default ``2 + n/8``).
+      mean_distance: mean distance of non-neighbour moves (default ``2 + n/32``).
     """
 
     def __init__(
@@ -134,7 +134,7 @@ class LocalSearch:
         self.moves = 0
         self.history: list[tuple[int, int]] = [(0, best_cost)]
         self.run_moves = run_moves or max(4000, 300 * n)
-        self.max_dist = mean_distance or max(2, min(n - 1, 2 + n // 8))
+        self.max_dist = mean_distance or max(2, min(n - 1, 2 + n // 32))
         self._hot, self._cold = temperature
         self._run = 0
         self._t = self.run_moves  # forces a new run on the first move

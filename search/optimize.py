@@ -197,7 +197,7 @@ def optimize(
         except ImportError as err:
             notes.append(f"mcts: unavailable ({err})")
     exact_chunk = 100 if g.is_scalar else 10
-    local_chunk = 1000 if g.is_scalar else 40
+    local_chunk = 1000 if g.is_scalar else 200
     cycle = 0
     max_chunks = max_chunks if max_chunks is not None else 1 << 62
 
