@@ -272,6 +272,7 @@ class SelfPlayWorker:
     ):
         from search.mcts import Player
 
+        normal_priority()
         self.config = config
         self.index = index
         self._player = Player(net_config)
@@ -325,6 +326,7 @@ class SelfPlayWorker:
             "worker": self.index,
             "pid": os.getpid(),
             "node": _node_id(),
+            "restarted": _restarted(),
         }
         return samples, stats
 
@@ -352,6 +354,30 @@ class SelfPlayWorker:
             batch_size=self.config.games_per_batch,
             bucket=self.config.bucket,
         )
+
+
+def normal_priority() -> None:
+    """Undoes the niceness that Ray gives its worker processes (15 by default).
+
+    Self-play and the learner are the workload, not background chores; at nice
+    15 they starve next to any other process on a shared machine.
+    """
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not permitted (or not POSIX): keep the niceness
+
+
+def _restarted() -> bool:
+    """Whether this actor process is a restart of one that died."""
+    try:
+        import ray
+
+        context = ray.get_runtime_context()
+        return bool(ray.is_initialized() and context.was_current_actor_reconstructed)
+    except Exception:  # noqa: BLE001 - outside an actor
+        return False
 
 
 def _node_id() -> str:

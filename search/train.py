@@ -165,7 +165,9 @@ class LearnerShell:
         import jax
 
         from search import learner as lrn
-        from search.selfplay import network_fns
+        from search.selfplay import network_fns, normal_priority
+
+        normal_priority()
 
         init_params, apply_batch = network_fns(net_config)
         optimizer = lrn.make_optimizer(learner_config)
@@ -254,7 +256,9 @@ def _actor_env() -> dict[str, str]:
 
 
 def _spawn_workers(ray, config: TrainConfig, count: int, first: int = 0):
-    actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(SelfPlayWorker)
+    # Ray restarts a dead actor and retries its pending calls on the new process
+    # (a batch of games is safe to replay); the loop sees the restart as a new pid.
+    actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(SelfPlayWorker)
     return [
         actor.options(
             scheduling_strategy="SPREAD", runtime_env={"env_vars": _actor_env()}
@@ -357,7 +361,11 @@ def train(
     raw = checkpoint.read(last) if (resume and last is not None) else None
     started = _connect(address, config.num_workers)
     try:
-        return _Run(config, out, raw, metadata or {}, progress_fn, callback).run()
+        run = _Run(config, out, raw, metadata or {}, progress_fn, callback)
+        try:
+            return run.run()
+        finally:
+            run.close()
     finally:
         if started:
             import ray
@@ -392,6 +400,7 @@ class _Run:
         )
         self.score_step = int(raw["metadata"].get("validation_step", -1)) if raw else -1
         self.nodes: set[str] = set()
+        self.worker_pids: dict[int, list[int]] = {}
         self.buffer = ray.remote(num_cpus=0)(ReplayBuffer).remote(
             capacity=config.replay_capacity, seed=config.seed
         )
@@ -433,6 +442,14 @@ class _Run:
                 self.simulations += stats["simulations"]
                 self.cost_ratio = stats["cost_ratio"]
                 self.nodes.add(stats.get("node", ""))
+                pids = self.worker_pids.setdefault(index, [])
+                if stats["pid"] not in pids:
+                    if pids or stats.get("restarted"):
+                        self.worker_restarts += 1
+                        self.log.event(
+                            "worker_restarted", worker=index, pid=stats["pid"]
+                        )
+                    pids.append(stats["pid"])
             self.submit(index)
 
     def learner_call(self, method: str, *args):
@@ -525,7 +542,14 @@ class _Run:
             if out_of_time:
                 self.log.event("time_limit", step=self.step)
                 break
-        self.log.event("end", step=self.step, games=self.games)
+        nodes = tuple(sorted(n for n in self.nodes if n))
+        self.log.event(
+            "end",
+            step=self.step,
+            games=self.games,
+            nodes=nodes,
+            worker_pids=self.worker_pids,
+        )
         self.log.close()
         return TrainResult(
             out_dir=str(self.out),
@@ -539,8 +563,16 @@ class _Run:
             worker_restarts=self.worker_restarts,
             learner_restarts=self.learner_restarts,
             lost_steps=self.lost_steps,
-            nodes=tuple(sorted(n for n in self.nodes if n)),
+            nodes=nodes,
         )
+
+    def close(self) -> None:
+        """Ends this run's actors (a shared Ray instance gets its CPUs back)."""
+        for handle in [*self.workers, self.learner, self.buffer]:
+            try:
+                self.ray.kill(handle)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
 
     def report(self, metrics: dict[str, float]) -> None:
         elapsed = time.perf_counter() - self.t0
