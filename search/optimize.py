@@ -11,8 +11,10 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
   the run also stops once an order reaches it;
 * ``local`` — simulated annealing (``search.local``), started from the baselines;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
-  :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles (its jit compile
-  is only worth it for longer budgets), if that module can be imported.
+  :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles, while at least
+  :data:`MCTS_MIN_REMAINING_S` remain (its jit compile is only worth it for long
+  budgets), if that module can be imported. It is in the default portfolio only
+  with trained ``params``: with a uniform prior it rarely beats annealing.
 
 The budget only decides *how many* chunks of the schedule run, so for a seed the
 run with budget ``B`` is a prefix of the run with any ``B' > B`` (on an equally
@@ -41,6 +43,8 @@ EXACT_MAX_TENSOR = 14
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
 MCTS_FIRST_CYCLE = 40
 MCTS_EVERY = 40
+MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
+MCTS_MARGIN_S = 10.0
 
 #: ``progress_fn(elapsed_s, best_cost, method)``, called on every improvement.
 ProgressFn = Callable[[float, int, str], None]
@@ -131,7 +135,8 @@ def optimize(
       time_budget_s: wall-clock budget in seconds (the baselines always run).
       seed: random seed of the local search and MCTS.
       methods: a subset of ``("baselines", "exact", "local", "mcts")``; default
-        all. The baselines are always priced, as the floor of the result.
+        all, MCTS only with ``params``. The baselines are always priced, as the
+        floor of the result.
       params: trained network parameters for MCTS (``None``: uniform prior).
       progress_fn: ``progress_fn(elapsed_s, best_cost, method)`` on improvements.
       max_chunks: stop after this many work chunks even if time is left; with it
@@ -145,7 +150,9 @@ def optimize(
       >>> result.cost, result.method, result.improvement
     """
     start = time.perf_counter()
-    chosen = tuple(METHODS if methods is None else methods)
+    if methods is None:  # MCTS with a uniform prior rarely beats annealing
+        methods = METHODS if params is not None else METHODS[:3]
+    chosen = tuple(methods)
     unknown = sorted(set(chosen) - set(METHODS))
     if unknown:
         raise ValueError(
@@ -240,6 +247,7 @@ def optimize(
             and cycle >= MCTS_FIRST_CYCLE
             and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
             and more()
+            and deadline - time.perf_counter() >= MCTS_MIN_REMAINING_S
         ):
             try:
                 found_mcts = run_mcts(
@@ -247,7 +255,7 @@ def optimize(
                     seed=seed * 1_000_003 + cycle,
                     params=params,
                     num_episodes=4,
-                    time_budget_s=max(0.0, deadline - time.perf_counter()),
+                    time_budget_s=deadline - time.perf_counter() - MCTS_MARGIN_S,
                 )
             except Exception as err:  # a failing method must not lose the result
                 notes.append(f"mcts: stopped ({type(err).__name__}: {err})")
