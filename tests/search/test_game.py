@@ -261,3 +261,26 @@ def test_completion_costs_are_exact_for_valued_graphs_with_sink_outputs():
     forward, reverse = game.completion_costs(state)
     assert float(forward) == cost_of(g, prefix + rest).multiplications - spent
     assert float(reverse) == cost_of(g, prefix + rest[::-1]).multiplications - spent
+
+
+@pytest.mark.parametrize("kind", ["scalar", "vector", "matrix", "mixed"])
+def test_random_programs_match_graphs_cost(kind):
+    from graphs.random_programs import random_program
+
+    for seed in range(2):
+        fn, args = random_program(seed, num_ops=25, kind=kind)
+        graph = graphs.trace(fn, *args)
+        g = build(graph)
+        bucket = game.bucket_for(len(g.ids))
+        for name, order in orders_of(g, seed, num_random=1).items():
+            expected = cost_of(g, order).multiplications
+            assert game.game_cost(g, order, bucket=bucket) == expected, (kind, name)
+
+
+def test_random_dags_match_graphs_cost():
+    from graphs.random_programs import random_dag
+
+    for seed in range(3):
+        g = build(random_dag(seed, num_intermediates=20, num_inputs=4, num_outputs=3))
+        for name, order in orders_of(g, seed).items():
+            assert game.game_cost(g, order) == cost_of(g, order).multiplications, name
