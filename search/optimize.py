@@ -242,12 +242,24 @@ def optimize(
                 if not g.is_scalar:  # re-price: tensor windows assume order-free sets
                     cost = cost_of(g, result.order).multiplications
                 best.offer(result.order, cost, "local")
+        alone = exact is None and local is None
         if (
             run_mcts is not None
-            and cycle >= MCTS_FIRST_CYCLE
-            and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
+            and deadline - time.perf_counter() < MCTS_MIN_REMAINING_S
+        ):
+            if alone:
+                notes.append("mcts: too little time left for another batch")
+                break
+        elif (
+            run_mcts is not None
             and more()
-            and deadline - time.perf_counter() >= MCTS_MIN_REMAINING_S
+            and (
+                alone
+                or (
+                    cycle >= MCTS_FIRST_CYCLE
+                    and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
+                )
+            )
         ):
             try:
                 found_mcts = run_mcts(

@@ -86,3 +86,43 @@ def test_progress_and_history_record_improvements():
 def test_unknown_method_is_an_error_that_lists_the_choices():
     with pytest.raises(ValueError, match="subset of"):
         optimize(random_graph(0), methods=("anneal",))
+
+
+def _tiny(inputs, outputs, edges):
+    from graphs.ir import Edge, Graph, Vertex
+
+    ids = list(dict.fromkeys(list(inputs) + [v for e in edges for v in e]))
+    vertices = tuple(Vertex(v, "input" if v in inputs else "node") for v in ids)
+    return Graph(
+        vertices, tuple(inputs), tuple(outputs), tuple(Edge(a, b) for a, b in edges)
+    )
+
+
+def test_graphs_with_zero_or_one_intermediate():
+    # x -> y: nothing to eliminate, cost 0, trivially optimal.
+    none = optimize(_tiny(["x"], ["y"], [("x", "y")]), time_budget_s=1)
+    assert none.order == () and none.cost == 0 and none.optimal
+    # x1, x2 -> v -> y1, y2, y3 and an output that is an input: 2·3 = 6.
+    one = optimize(
+        _tiny(
+            ["x1", "x2"],
+            ["y1", "x1", "y2", "y3"],
+            [("x1", "v"), ("x2", "v"), ("v", "y1"), ("v", "y2"), ("v", "y3")],
+        ),
+        time_budget_s=1,
+    )
+    assert one.order == ("v",) and one.cost == 6 and one.optimal
+
+
+def test_elimination_graph_input_and_proven_optimum_stop_early():
+    g = build(tasks.get("HumanHeartDipole").graph())
+    result = optimize(g, time_budget_s=60, seed=0)
+    # The root lower bound already equals the best baseline: optimal, no search.
+    assert result.optimal and result.cost == result.lower_bound == result.best_baseline
+    assert result.elapsed_s < 30
+
+
+def test_mcts_alone_needs_time_for_a_batch():
+    result = optimize(random_graph(4), time_budget_s=1, methods=("mcts",))
+    assert result.cost == result.best_baseline
+    assert any("mcts" in note for note in result.notes)
