@@ -435,17 +435,47 @@ def _compose_maps(a, b, a_value, b_value, dtype) -> Product:
     return Product(result, 0, 0, value)
 
 
+def _take_last(flat, index):
+    """``flat[..., index]`` for a constant in-bounds index (a slice when contiguous)."""
+    import numpy as np
+    from jax import lax
+
+    index = np.asarray(index, dtype=np.int64)
+    n = flat.shape[-1]
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        if index[0] == 0 and len(index) == n:
+            return flat
+        return lax.slice_in_dim(flat, int(index[0]), int(index[0]) + len(index), axis=flat.ndim - 1)
+    return _jnp().take(flat, index, axis=-1, mode="clip")
+
+
 def _scatter(value, core, keep, v_labels, m: IndexMap, dtype):
+    """Sums ``value``'s v-axes into ``m``'s input positions, by gathers (no scatter).
+
+    Target ``j`` receives every source ``i`` with ``index[i] == j``; the k-th
+    sources of all targets form one gather, and the layers are added.
+    """
     import numpy as np
 
     jnp = _jnp()
     value = _transpose_to(value, core, keep + tuple(v_labels))
     lead = value.shape[: len(keep)]
     flat = jnp.reshape(value, lead + (-1,))
-    index = np.asarray(m.index, dtype=np.int64)
-    valid = np.nonzero(index >= 0)[0]
-    out = jnp.zeros(lead + (math.prod(m.in_shape),), dtype=value.dtype)
-    out = out.at[..., index[valid]].add(flat[..., valid])
+    n_in = math.prod(m.in_shape)
+    sources: list[list[int]] = [[] for _ in range(n_in)]
+    for i, j in enumerate(m.index):
+        if j >= 0:
+            sources[j].append(i)
+    depth = max((len(s) for s in sources), default=0)
+    out = None
+    for k in range(depth):
+        src = np.asarray([s[k] if len(s) > k else -1 for s in sources], dtype=np.int64)
+        picked = _take_last(flat, np.maximum(src, 0))
+        if (src < 0).any():
+            picked = jnp.where(src >= 0, picked, jnp.zeros((), picked.dtype))
+        out = picked if out is None else out + picked
+    if out is None:
+        out = jnp.zeros(lead + (n_in,), dtype=value.dtype)
     return jnp.reshape(out, lead + tuple(m.in_shape))
 
 
@@ -457,9 +487,12 @@ def _gather(value, core, keep, v_labels, m: IndexMap):
     tail = value.shape[len(v_labels) :]
     flat = jnp.reshape(value, (-1,) + tail)
     index = np.asarray(m.index, dtype=np.int64)
-    picked = jnp.take(flat, np.maximum(index, 0), axis=0)
-    mask = (index >= 0).reshape((-1,) + (1,) * len(tail))
-    picked = jnp.where(mask, picked, jnp.zeros((), picked.dtype))
+    picked = jnp.moveaxis(
+        _take_last(jnp.moveaxis(flat, 0, -1), np.maximum(index, 0)), -1, 0
+    )
+    if (index < 0).any():
+        mask = (index >= 0).reshape((-1,) + (1,) * len(tail))
+        picked = jnp.where(mask, picked, jnp.zeros((), picked.dtype))
     return jnp.reshape(picked, tuple(m.out_shape) + tail)
 
 
@@ -532,13 +565,36 @@ def _compose_structures(
     return Product(canonical(result), mults, adds, value)
 
 
+#: Contractions up to this size run as a broadcast ``mul`` and a sum, which XLA
+#: fuses with its neighbours; larger ones as ``dot_general``. Both perform exactly
+#: the product of the distinct labels' sizes in multiplications.
+SMALL_CONTRACTION = 4
+
+
 def _dot(x, xl: Labels, y, yl: Labels, out: Labels):
-    """Two-operand einsum as one ``dot_general`` (its size is the product count)."""
+    """Two-operand einsum; the multiplications are the product of its label sizes."""
     from jax import lax
 
     shared = [label for label in xl if label in yl]
     batch = [label for label in shared if label in out]
     contract = [label for label in shared if label not in out]
+    contract_size = math.prod(x.shape[xl.index(c)] for c in contract)
+    if contract_size <= SMALL_CONTRACTION:
+        # One broadcast multiply over every label (elementwise/outer products and
+        # tiny contractions), then a sum over the contracted ones.
+        jnp = _jnp()
+        full = tuple(out) + tuple(contract)
+
+        def expand(v, labels):
+            present = tuple(label for label in full if label in labels)
+            v = _transpose_to(v, labels, present)
+            shape = tuple(v.shape[present.index(lab)] if lab in labels else 1 for lab in full)
+            return v if shape == v.shape else jnp.reshape(v, shape)
+
+        product = lax.mul(*jnp.broadcast_arrays(expand(x, xl), expand(y, yl)))
+        if contract:
+            product = jnp.sum(product, axis=tuple(range(len(out), len(full))))
+        return product
     x_free = [label for label in xl if label not in yl]
     y_free = [label for label in yl if label not in xl]
     dims = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from graphs.baselines import baselines
+from graphs.baselines import GREEDY, baselines, greedy_order
 from graphs.elimination import CostReport, ElimGraph, build, cost_of, resolve_order
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph
@@ -105,6 +105,8 @@ def require_program(graph: Graph, *, what: str) -> None:
 def resolve(elim: ElimGraph, order: OrderSpec) -> list[int]:
     """Positions of ``order``: ids, ``"forward"``, ``"reverse"`` or a baseline name."""
     if isinstance(order, str) and order not in ("forward", "reverse"):
+        if order in GREEDY:
+            return greedy_order(elim, GREEDY[order])
         found = baselines(elim)
         if order not in found:
             raise GraphError(

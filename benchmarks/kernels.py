@@ -1,0 +1,241 @@
+"""Kernel benchmark: ccelim Jacobian kernels next to jax.jacfwd and jax.jacrev.
+
+For every benchmark task and batch size, times (median of many calls, after
+warm-up, ``block_until_ready``) three functions in the same process on the same
+inputs:
+
+* ``jax.jit(jax.vmap(interpreter.jacobian(graph, order)))`` — ccelim, with the
+  best baseline order (or the order in ``--order-file``);
+* ``jax.jit(jax.vmap(jax.jacfwd(f, argnums)))`` and the same with ``jacrev``;
+
+plus each one's compile time (lower + compile). Writes a Markdown table with the
+speed-up over the better of jacfwd/jacrev to ``benchmarks/results/kernels.md``.
+
+Usage::
+
+    python benchmarks/kernels.py [--tasks RoeFlux_1d,MLP] [--batches 1,16,256,2048]
+        [--order-file orders.json] [--min-time 0.2] [--out benchmarks/results/kernels.md]
+
+``--order-file`` is JSON ``{task name: [intermediate ids…]}`` (e.g. orders found by
+``search.optimize``); tasks missing from it use the best baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import graphs  # noqa: E402
+import interpreter  # noqa: E402
+from graphs.tasks import TASKS  # noqa: E402
+
+DEFAULT_BATCHES = (1, 16, 256, 2048)
+RESULTS = Path(__file__).resolve().parent / "results" / "kernels.md"
+
+
+class Timing(NamedTuple):
+    """Median seconds per call and the compile time of one jitted function."""
+
+    median_s: float
+    compile_s: float
+    calls: int
+
+
+class Row(NamedTuple):
+    task: str
+    batch: int
+    order: str
+    cost: int
+    ccelim: Timing
+    jacfwd: Timing
+    jacrev: Timing
+
+    @property
+    def speedup(self) -> float:
+        return min(self.jacfwd.median_s, self.jacrev.median_s) / self.ccelim.median_s
+
+
+def batched_args(task: Any, batch: int, seed: int) -> tuple[jax.Array, ...]:
+    """``batch`` copies of the task's example arguments, each perturbed by 1e-3 relative."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in task.args:
+        a = np.asarray(a)
+        noise = 1.0 + 1e-3 * rng.standard_normal((batch,) + a.shape)
+        out.append(jax.numpy.asarray(a[None] * noise, dtype=a.dtype))
+    return tuple(out)
+
+
+def compile_fn(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, float]:
+    """The compiled function and the seconds that ``lower().compile()`` took."""
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def time_fn(
+    compiled: Callable[..., Any], args: Sequence[Any], *, min_time: float, compile_s: float
+) -> Timing:
+    """The median of repeated timed calls (after warm-up)."""
+    jax.block_until_ready(compiled(*args))
+    jax.block_until_ready(compiled(*args))
+    # Enough calls per sample that the timer resolution does not matter.
+    start = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    one = max(time.perf_counter() - start, 1e-7)
+    per_sample = max(1, int(2e-4 / one))
+    samples = []
+    total = 0.0
+    while total < min_time or len(samples) < 15:
+        start = time.perf_counter()
+        for _ in range(per_sample):
+            result = compiled(*args)
+        jax.block_until_ready(result)
+        elapsed = time.perf_counter() - start
+        samples.append(elapsed / per_sample)
+        total += elapsed
+        if len(samples) >= 2000:
+            break
+    return Timing(statistics.median(samples), compile_s, len(samples) * per_sample)
+
+
+def task_order(task_name: str, graph: graphs.Graph, orders: dict[str, list[str]]):
+    if task_name in orders:
+        order = list(orders[task_name])
+        return order, "file", graphs.cost(graph, order).multiplications
+    name, base = graphs.best_baseline(graph)
+    return list(base.order), name, base.cost
+
+
+def run(
+    task_names: Sequence[str],
+    batches: Sequence[int],
+    *,
+    orders: dict[str, list[str]],
+    min_time: float,
+    check: bool = True,
+) -> list[Row]:
+    rows = []
+    for name in task_names:
+        task = TASKS[name]
+        graph = task.graph()
+        order, order_name, cost = task_order(name, graph, orders)
+        num_args = len(task.args)
+        argnums = task.argnums if task.argnums is not None else tuple(range(num_args))
+        argnums = argnums[0] if len(argnums) == 1 else tuple(argnums)
+        kernel = interpreter.jacobian(graph, order)
+        fns = {
+            "ccelim": jax.jit(jax.vmap(kernel)),
+            "jacfwd": jax.jit(jax.vmap(jax.jacfwd(task.fn, argnums=argnums))),
+            "jacrev": jax.jit(jax.vmap(jax.jacrev(task.fn, argnums=argnums))),
+        }
+        for batch in batches:
+            args = batched_args(task, batch, seed=batch)
+            compiled = {k: compile_fn(fn, args) for k, fn in fns.items()}
+            if check:
+                got, want = compiled["ccelim"][0](*args), compiled["jacfwd"][0](*args)
+                jax.tree_util.tree_map(
+                    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12),
+                    got,
+                    want,
+                )
+            timings = {
+                k: time_fn(c, args, min_time=min_time, compile_s=s)
+                for k, (c, s) in compiled.items()
+            }
+            row = Row(name, batch, order_name, cost, **timings)
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+HEADER = (
+    "| task | batch | order (mults) | ccelim µs | jacfwd µs | jacrev µs | speed-up "
+    "| compile s (ccelim / fwd / rev) |\n"
+    "|---|---:|---|---:|---:|---:|---:|---|"
+)
+
+
+def format_row(row: Row) -> str:
+    us = lambda t: f"{t.median_s * 1e6:,.1f}"  # noqa: E731
+    return (
+        f"| {row.task} | {row.batch} | {row.order} ({row.cost}) | {us(row.ccelim)} "
+        f"| {us(row.jacfwd)} | {us(row.jacrev)} | {row.speedup:.2f}x "
+        f"| {row.ccelim.compile_s:.2f} / {row.jacfwd.compile_s:.2f} / "
+        f"{row.jacrev.compile_s:.2f} |"
+    )
+
+
+def report(rows: Sequence[Row], *, min_time: float) -> str:
+    scalar = set(getattr(__import__("graphs.tasks", fromlist=["x"]), "SCALAR_TASKS", ()))
+    slower = [r for r in rows if r.speedup < 1.0]
+    scalar_short = [r for r in rows if r.task in scalar and r.speedup < 2.0]
+    lines = [
+        "# Kernel benchmark: ccelim vs jax.jacfwd / jax.jacrev",
+        "",
+        f"Generated by `python benchmarks/kernels.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())};",
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"jax {jax.__version__} (CPU), float64.",
+        "",
+        "Each entry is the median time per call of `jax.jit(jax.vmap(J))` on a batch "
+        f"(samples of at least 0.2 ms, at least {min_time:.2f} s per entry, after "
+        "warm-up, `block_until_ready`); all three run in one process on the same "
+        "inputs. ccelim uses the best baseline order (its multiplication count in "
+        "parentheses). Speed-up = min(jacfwd, jacrev) / ccelim; > 1 means ccelim "
+        "is faster. Compile time is `lower().compile()` of the jitted batched function.",
+        "",
+        HEADER,
+        *[format_row(r) for r in rows],
+        "",
+        "## Targets",
+        "",
+        f"- Faster than the better of jacfwd/jacrev on every task and batch size: "
+        + ("**met**." if not slower else f"**not met** on {len(slower)} of {len(rows)} "
+           "entries: " + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in slower) + "."),
+        f"- At least 2x on the scalar scientific tasks ({', '.join(sorted(scalar))}): "
+        + ("**met**." if not scalar_short else f"**not met** on "
+           + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in scalar_short) + "."),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
+    parser.add_argument("--order-file", default=None)
+    parser.add_argument("--min-time", type=float, default=0.3)
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--no-check", action="store_true")
+    ns = parser.parse_args(argv)
+    orders = json.loads(Path(ns.order_file).read_text()) if ns.order_file else {}
+    names = [t for t in ns.tasks.split(",") if t]
+    batches = [int(b) for b in ns.batches.split(",") if b]
+    print(HEADER)
+    rows = run(names, batches, orders=orders, min_time=ns.min_time, check=not ns.no_check)
+    text = report(rows, min_time=ns.min_time)
+    Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(ns.out).write_text(text)
+    print(f"\nwrote {ns.out}")
+
+
+if __name__ == "__main__":
+    main()
