@@ -168,7 +168,13 @@ def _end(process: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_ccelim_train_runs_across_a_head_and_a_worker_node(tmp_path):
     port = _free_port()
-    env = dict(os.environ, RAY_DISABLE_USAGE_STATS="1", JAX_PLATFORMS="cpu")
+    # loopback-only throwaway cluster: no token (the driver would need the head's)
+    env = dict(
+        os.environ,
+        RAY_DISABLE_USAGE_STATS="1",
+        RAY_AUTH_MODE="disabled",
+        JAX_PLATFORMS="cpu",
+    )
     temp = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: socket paths
     nodes = []
     try:
