@@ -455,15 +455,33 @@ def valued_degrees(state: GameState) -> tuple[jax.Array, jax.Array]:
     return valued.sum(axis=1), valued.sum(axis=0)
 
 
-def markowitz(state: GameState) -> jax.Array:
-    """``[N] float``: valued ``|preds| * |succs|`` of each vertex.
+def core_sizes(state: GameState) -> jax.Array:
+    """``[N, N] float``: elements in each edge's value core (0 without values).
 
-    For scalar graphs this is exactly the multiplications of eliminating the
-    vertex now (``graphs.elimination.elimination_cost``); for tensor graphs it is
-    the number of block products. :func:`elimination_costs` gives the exact cost.
+    The core's labels are the core axes of the destination plus the unpaired
+    core axes of the source (a paired axis is one label).
     """
-    valued_in, valued_out = valued_degrees(state)
-    return (valued_in * valued_out).astype(_float())
+    rank = state.pair.shape[-1]
+    paired_in = jnp.any(state.pair[..., :, None] == jnp.arange(rank), axis=-2)
+    sizes = state.sizes.astype(_float())
+    out_part = jnp.prod(jnp.where(state.out_core, sizes[:, None, :], 1.0), axis=-1)
+    in_only = state.in_core & ~paired_in
+    in_part = jnp.prod(jnp.where(in_only, sizes[None, :, :], 1.0), axis=-1)
+    return jnp.where(state.present & state.has_values, out_part * in_part, 0.0)
+
+
+def markowitz(state: GameState) -> jax.Array:
+    """``[N] float``: the Markowitz cost of eliminating each vertex now.
+
+    ``sum_s core(s,v) * sum_p core(v,p) / size(v)`` over valued edges: for scalar
+    graphs exactly the multiplications (valued ``|preds| * |succs|``, as
+    ``graphs.elimination.elimination_cost``); for tensor graphs exact when every
+    product contracts ``v``'s axes as dense or diagonal blocks, else an estimate
+    (:func:`elimination_costs` is exact but ``O(N^3)``).
+    """
+    cores = core_sizes(state)
+    vertex_size = jnp.prod(state.sizes.astype(_float()), axis=-1)
+    return cores.sum(axis=0) * cores.sum(axis=1) / vertex_size
 
 
 def completion_costs(state: GameState) -> tuple[jax.Array, jax.Array]:
@@ -519,6 +537,7 @@ __all__ = [
     "GameState",
     "bucket_for",
     "completion_costs",
+    "core_sizes",
     "elimination_costs",
     "empty_state",
     "encode",

@@ -80,6 +80,7 @@ def test_hand_solved_tensor_chain():
     g = Graph((x, v, y), ("x",), ("y",), (Edge("x", "v", diag), Edge("v", "y", dense)))
     state = game.encode(g, bucket=8, scale=1.0)
     assert state.pair.shape == (8, 8, game.MAX_RANK)
+    assert float(game.markowitz(state)[1]) == 6.0  # dense x diagonal: exact
     state, cost = game.step(state, 1)
     assert float(cost) == 6.0 == graphs.cost(g, ["v"]).multiplications
     # The new edge y <- x is dense with values: no pairs, both axes in the core.
@@ -199,6 +200,20 @@ def test_markowitz_and_elimination_costs_match_graphs():
     exact = np.asarray(game.elimination_costs(state))
     for v in t.intermediates:
         assert exact[v] == elimination_cost(t, v)[0]
+    # On a vector program every product is dense or diagonal in the eliminated
+    # vertex's axes, so the O(N^2) tensor Markowitz cost is exact too.
+    from graphs.random_programs import random_program
+
+    p = build(graphs.trace(*_call(random_program(1, num_ops=40, kind="vector"))))
+    state = game.encode(p, bucket=64, scale=1.0)
+    marko = np.asarray(jax.jit(game.markowitz)(state))
+    for v in p.intermediates:
+        assert marko[v] == elimination_cost(p, v)[0]
+
+
+def _call(fn_args):
+    fn, args = fn_args
+    return (fn, *args)
 
 
 def test_vmap_batch_matches_single_steps_and_does_not_recompile():

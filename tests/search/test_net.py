@@ -83,7 +83,8 @@ def test_features_see_degrees_markowitz_and_shapes():
     assert features[vi, 5] == 1.0  # legal
     assert features[vi, 6] == pytest.approx(np.log1p(1) / 4)  # one predecessor
     assert features[vi, 7] == pytest.approx(np.log1p(2) / 4)  # two successors
-    assert features[vi, 12] == pytest.approx(np.log1p(2) / 4)  # 1 x 2 blocks
+    # Markowitz: J[y1,x] = 2*3*3 = 18 plus J[y2,x] = 3*3 = 9 multiplications.
+    assert features[vi, 12] == pytest.approx(np.log1p(27) / 4)
     assert features[vi, 14] == pytest.approx(np.log(3) / 8)  # a 3-vector
     assert np.all(features[len(g.ids) :] == 0.0)  # padding rows are empty
 
