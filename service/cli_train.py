@@ -54,7 +54,11 @@ def train_command(
     if (out is None) == (resume is None):
         raise typer.BadParameter("give exactly one of --out DIR or --resume DIR")
     if resume is not None:
-        config = training.resume_config(resume, num_workers=workers)
+        try:
+            config = training.resume_config(resume, num_workers=workers)
+        except FileNotFoundError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from err
         run_dir = resume
     else:
         config = training.TrainConfig(num_workers=workers, seed=seed)
