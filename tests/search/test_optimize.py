@@ -126,3 +126,22 @@ def test_mcts_alone_needs_time_for_a_batch():
     result = optimize(random_graph(4), time_budget_s=1, methods=("mcts",))
     assert result.cost == result.best_baseline
     assert any("mcts" in note for note in result.notes)
+
+
+def test_optimize_is_exact_on_random_dags():
+    from graphs.random_programs import random_dag
+    from search.fastcost import ScalarModel
+
+    for seed in range(100):
+        graph = random_dag(
+            seed,
+            num_intermediates=2 + seed % 6,
+            num_inputs=1 + seed % 3,
+            num_outputs=1 + seed % 4,
+        )
+        g = build(graph)
+        model = ScalarModel(g)  # equals graphs.cost (test_local.py); fast brute force
+        best = min(model.order_cost(p) for p in itertools.permutations(g.intermediates))
+        result = optimize(graph, time_budget_s=30, seed=seed)
+        assert result.optimal and result.cost == best
+        assert result.cost <= result.best_baseline
