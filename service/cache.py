@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 import graphs
 from graphs import Graph
@@ -31,9 +31,12 @@ __all__ = [
     "cached_order",
     "Versions",
     "count_records",
+    "fetch",
     "get_record",
     "list_records",
     "lookup",
+    "needs_translation",
+    "resolve",
     "store",
 ]
 
@@ -109,29 +112,46 @@ def _translate(order: Sequence[str], source: Graph, target: Graph) -> tuple | No
     return tuple(mapping.get(v, v) for v in order)
 
 
-def lookup(
-    engine: Engine, prepared: PreparedGraph, *, cost_model: str
-) -> CachedOrder | None:
-    """The cached best order for the caller's graph, or None.
+_ORDER_KEYS = tuple(OrderRow.__table__.columns.keys())
+# The hot read of every cache hit, as typed textual SQL: building and caching a
+# Core select per request costs more than the SQLite read itself.
+_FETCH = text(
+    "SELECT graphs.document, "
+    + ", ".join(f"orders.{key}" for key in _ORDER_KEYS)
+    + " FROM graphs JOIN orders ON orders.graph_hash = graphs.hash"
+    " WHERE graphs.hash = :graph_hash"
+).columns(GraphRow.document, *OrderRow.__table__.columns)
 
-    Args:
-      engine: the cache database.
-      prepared: the caller's graph.
-      cost_model: the running cost-model version; records of other versions are
-        ignored (their costs count something else).
-    """
-    query = (
-        select(GraphRow.document, *OrderRow.__table__.columns)
-        .join(OrderRow, OrderRow.graph_hash == GraphRow.hash)
-        .where(GraphRow.hash == prepared.hash)
-    )
+
+def fetch(engine: Engine, graph_hash: str) -> tuple[str, dict] | None:
+    """The stored graph document and order row under ``graph_hash``, or None.
+
+    One indexed read; no graph work (see :func:`resolve`)."""
     with engine.connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_FETCH, {"graph_hash": graph_hash}).first()
     if row is None:
         return None
-    document = row[0]
-    record = row[1:]
-    values = dict(zip(OrderRow.__table__.columns.keys(), record, strict=True))
+    return row[0], dict(zip(_ORDER_KEYS, row[1:], strict=True))
+
+
+def needs_translation(found: tuple[str, dict], prepared: PreparedGraph) -> bool:
+    """Whether serving ``found`` to this caller needs an isomorphism search."""
+    return found[0] != prepared.document
+
+
+def resolve(
+    found: tuple[str, dict] | None, prepared: PreparedGraph, *, cost_model: str
+) -> CachedOrder | None:
+    """The fetched record as the caller sees it, or None if it does not apply.
+
+    A record of another cost-model version does not apply (its cost counts
+    something else), nor does a stored graph that is not isomorphic to the
+    caller's (a hash collision). Otherwise the order is translated into the
+    caller's vertex ids.
+    """
+    if found is None:
+        return None
+    document, values = found
     if values["cost_model_version"] != cost_model:
         return None
     order = tuple(json.loads(values["order_json"]))
@@ -140,6 +160,21 @@ def lookup(
         if order is None:  # a hash collision: not the caller's graph
             return None
     return cached_order(prepared.hash, values, order=order)
+
+
+def lookup(
+    engine: Engine, prepared: PreparedGraph, *, cost_model: str
+) -> CachedOrder | None:
+    """The cached best order for the caller's graph, or None (fetch + resolve).
+
+    Args:
+      engine: the cache database.
+      prepared: the caller's graph.
+      cost_model: the running cost-model version; records of other versions are
+        ignored (their costs count something else).
+    """
+    found = fetch(engine, prepared.hash)
+    return resolve(found, prepared, cost_model=cost_model)
 
 
 def cached_order(

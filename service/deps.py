@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -19,7 +21,16 @@ from service.kernels import KernelService
 from service.metrics import Metrics
 from service.settings import Settings
 
-__all__ = ["ServiceState", "State", "Writer", "get_state", "require_writer"]
+T = TypeVar("T")
+
+__all__ = [
+    "ServiceState",
+    "State",
+    "Writer",
+    "get_state",
+    "read_db",
+    "require_writer",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +47,16 @@ class ServiceState:
     prepared: PreparedCache
 
 
-def get_state(request: Request) -> ServiceState:
+async def read_db(state: ServiceState, fn: Callable[..., T], *args: Any) -> T:
+    """Runs a short database read: inline for SQLite (a WAL read never waits for
+    the writer, and a thread hop costs more than the read), in a worker thread for
+    a networked database."""
+    if state.engine.dialect.name == "sqlite":
+        return fn(*args)
+    return await to_thread.run_sync(fn, *args)
+
+
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
@@ -45,13 +65,13 @@ _bearer = HTTPBearer(
 )
 
 
-def require_writer(
+async def require_writer(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Lets a write through when the server has no API keys or the key is one of
     them (constant-time comparison)."""
-    keys = get_state(request).settings.api_keys
+    keys = request.app.state.service.settings.api_keys
     if not keys:
         return
     given = credentials.credentials if credentials is not None else ""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from anyio import to_thread
 from fastapi import APIRouter
 
 from service.cache import get_record
-from service.deps import State
+from service.deps import State, read_db
 from service.errors import ApiError, ErrorBody
 from service.schemas import GraphResponse
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["graphs"])
 )
 async def get_graph(graph_hash: str, state: State):
     """The graph document stored under this hash, with its best order."""
-    found = await to_thread.run_sync(get_record, state.engine, graph_hash)
+    found = await read_db(state, get_record, state.engine, graph_hash)
     if found is None:
         raise ApiError(
             404, "not_found", f"no graph with hash {graph_hash!r}", field="graph_hash"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.cache import count_records
-from service.deps import State
+from service.deps import State, read_db
 from service.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -17,7 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health, summary="Liveness and readiness")
 async def healthz(state: State):
     """Checks the database and reports the version, backend and cache size."""
-    cached = await to_thread.run_sync(count_records, state.engine)
+    cached = await read_db(state, count_records, state.engine)
     return {
         "status": "ok",
         "version": state.versions.ccelim,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from anyio import to_thread
 from fastapi import APIRouter
 
-from service.deps import State
+from service.deps import State, read_db
 from service.errors import ApiError, ErrorBody
 from service.schemas import JobStatus
 
@@ -21,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 async def get_job(job_id: str, state: State):
     """State (queued, running, done, failed), best cost so far, elapsed seconds,
     and the result once done. A job whose worker died is ``failed``."""
-    status = await to_thread.run_sync(state.jobs.status, job_id)
+    status = await read_db(state, state.jobs.status, job_id)
     if status is None:
         raise ApiError(404, "not_found", f"no job {job_id!r}", field="job_id")
     return status

@@ -9,8 +9,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.cache import cached_order, get_record, lookup
-from service.deps import State, Writer
+from service.cache import cached_order, fetch, get_record, needs_translation, resolve
+from service.deps import State, Writer, read_db
 from service.errors import ApiError, ErrorBody
 from service.intake import document_key, prepare
 from service.jobs import JobOutcome, response_from_cached
@@ -61,11 +61,14 @@ async def create_order(body: OrderRequest, state: State):
         )
         state.prepared.put(key, prepared)
     if not body.refresh:
-        hit = await to_thread.run_sync(
-            functools.partial(
-                lookup, state.engine, prepared, cost_model=state.versions.cost_model
+        found = await read_db(state, fetch, state.engine, prepared.hash)
+        cost_model = state.versions.cost_model
+        if found is not None and needs_translation(found, prepared):
+            hit = await to_thread.run_sync(
+                functools.partial(resolve, found, prepared, cost_model=cost_model)
             )
-        )
+        else:
+            hit = resolve(found, prepared, cost_model=cost_model)
         if hit is not None:
             state.metrics.cache_hits.inc()
             response = response_from_cached(hit, cached=True)
@@ -110,7 +113,7 @@ async def get_order(
 ):
     """The cached best order, in the vertex ids of the graph as first stored
     (``GET /v1/graphs/{graph_hash}``); POST your graph to get it in your ids."""
-    found = await to_thread.run_sync(get_record, state.engine, graph_hash)
+    found = await read_db(state, get_record, state.engine, graph_hash)
     if found is None or found.record is None:
         raise ApiError(
             404,
