@@ -1,24 +1,35 @@
 """search: exact, local and tree search for cheap elimination orders; the portfolio."""
 
+from search.corpus import CorpusConfig
 from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastcost import ScalarModel, evaluator
 from search.game import GameState
+from search.learner import LearnerConfig, TrainState
 from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
 from search.mcts import EpisodeBatch, MCTSResult, play_episodes, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
+from search.selfplay import ReplayBuffer, SelfPlayConfig
+from search.train import TrainConfig, TrainResult
 
 __all__ = [
+    "CorpusConfig",
     "EpisodeBatch",
     "ExactResult",
     "ExactSearch",
     "GameState",
+    "LearnerConfig",
     "LocalResult",
     "LocalSearch",
     "MCTSResult",
     "NetConfig",
     "OptimizeResult",
+    "ReplayBuffer",
     "ScalarModel",
+    "SelfPlayConfig",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
     "anneal",
     "evaluator",
     "exact_optimum",
