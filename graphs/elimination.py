@@ -17,7 +17,7 @@ from typing import Any
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, NODE, PARAMETER, Edge, Graph, Literal
-from graphs.primitives import RULES, SUPPORTED
+from graphs.primitives import RULES, SUPPORTED, operand_types
 from graphs.structure import Partial
 
 SINK_SUFFIX = "#out"
@@ -85,15 +85,7 @@ def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
                 f"unknown op {vertex.op!r}; supported ops: {', '.join(SUPPORTED)}",
                 path=f"vertices[{vertex.id}].op",
             )
-        shapes = []
-        dtypes = []
-        for operand in vertex.operands:
-            if isinstance(operand, Literal):
-                shapes.append(None)
-                dtypes.append(None)
-            else:
-                shapes.append(by_id[operand].shape)
-                dtypes.append(by_id[operand].dtype)
+        shapes, dtypes = operand_types(vertex, by_id)
         try:
             partials = rule.structure_fn(vertex, shapes, dtypes)
         except (KeyError, ValueError, TypeError, IndexError) as err:
@@ -132,7 +124,6 @@ def graph_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
 def build(graph: Graph) -> ElimGraph:
     """The elimination graph of ``graph`` (vertices off every input→output path dropped)."""
     edges = graph_edges(graph)
-    order = {v.id: i for i, v in enumerate(graph.vertices)}
     succ: dict[str, list[str]] = {}
     pred: dict[str, list[str]] = {}
     for src, dst, _ in edges:

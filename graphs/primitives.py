@@ -11,12 +11,12 @@ row here and, for a new kind, a value rule there.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from graphs.ir import Vertex
+from graphs.ir import Literal, Vertex
 from graphs.structure import IndexMap, Partial, Structure, elementwise, identity
 
 Shape = tuple[int, ...]
@@ -28,6 +28,26 @@ class PrimitiveRule(NamedTuple):
 
     kind: str
     structure_fn: StructureFn
+
+
+def operand_types(
+    vertex: Vertex, by_id: Mapping[str, Vertex]
+) -> tuple[list[Shape], list[str | None]]:
+    """Shapes and dtypes of a vertex's operands, as structure rules take them.
+
+    Literals keep their shape (``dot_general`` with a constant matrix needs it) but
+    get dtype ``None``: a constant has no derivative, so no rule gives it a partial.
+    """
+    shapes: list[Shape] = []
+    dtypes: list[str | None] = []
+    for operand in vertex.operands:
+        if isinstance(operand, Literal):
+            shapes.append(tuple(operand.shape))
+            dtypes.append(None)
+        else:
+            shapes.append(tuple(by_id[operand].shape))
+            dtypes.append(by_id[operand].dtype)
+    return shapes, dtypes
 
 
 def is_float(dtype: str | None) -> bool:

@@ -14,8 +14,13 @@ import math
 
 from graphs import structure as st
 from graphs.errors import GraphError
-from graphs.ir import INPUT, PARAMETER, Graph, Literal, Vertex
-from graphs.primitives import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, RULES
+from graphs.ir import INPUT, PARAMETER, Graph, Vertex
+from graphs.primitives import (
+    ELEMENTWISE_BINARY,
+    ELEMENTWISE_UNARY,
+    RULES,
+    operand_types,
+)
 
 _SAME_SHAPE_OPS = frozenset(
     ELEMENTWISE_UNARY
@@ -39,19 +44,6 @@ _ARITY = {
 }
 
 
-def _operand_shapes(graph: Graph, index: dict[str, int], v: Vertex):
-    shapes, dtypes = [], []
-    for operand in v.operands:
-        if isinstance(operand, Literal):
-            shapes.append(None)
-            dtypes.append(None)
-        else:
-            w = graph.vertices[index[operand]]
-            shapes.append(tuple(w.shape))
-            dtypes.append(w.dtype)
-    return shapes, dtypes
-
-
 def check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
     """Raises :class:`GraphError` at the first vertex whose shapes do not fit.
 
@@ -62,11 +54,8 @@ def check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
     for k, v in enumerate(graph.vertices):
         if v.op in (INPUT, PARAMETER):
             continue
-        shapes, dtypes = _operand_shapes(graph, index, v)
-        literal_shapes = [
-            tuple(o.shape) if isinstance(o, Literal) else s
-            for o, s in zip(v.operands, shapes, strict=False)
-        ]
+        shapes, dtypes = operand_types(v, graph.by_id)
+        literal_shapes = shapes
         want = _ARITY.get(v.op)
         if v.op == "select_n" and len(shapes) < 2:
             want = 2

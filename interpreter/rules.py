@@ -20,7 +20,7 @@ from graphs import params as _params
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Vertex
-from graphs.primitives import RULES
+from graphs.primitives import RULES, operand_types
 
 #: ``core_fn(primitive, params, operand_values, index) -> core`` for one operand.
 CoreFn = Callable[[Any, dict, Sequence[jax.Array], int], jax.Array]
@@ -125,8 +125,7 @@ def vertex_partials(
 ) -> dict[str, tuple[st.Partial, Any]]:
     """``{operand id: (partial, core)}`` of one vertex; repeated operands added."""
     rule = RULES[vertex.op]
-    shapes = [None if isinstance(o, Literal) else shapes_of[o].shape for o in vertex.operands]
-    dtypes = [None if isinstance(o, Literal) else shapes_of[o].dtype for o in vertex.operands]
+    shapes, dtypes = operand_types(vertex, shapes_of)
     partials = rule.structure_fn(vertex, shapes, dtypes)
     core_fn = CORE_FNS[rule.kind]
     operands = [operand_value(o, values) for o in vertex.operands]

@@ -168,3 +168,13 @@ def test_jit_trace_and_x64_do_not_change_costs():
     g = graphs.trace(f, jnp.ones(3))
     # tanh(t) * t: eliminating tanh: diag * diag = 3 products.
     assert graphs.cost(g, "forward").multiplications == 3
+
+
+def test_constant_matrix_operand_gives_the_other_side_a_partial():
+    # sin(x @ W) with W a closed-over constant: d(x@W)/dx has core W (3x2), and
+    # eliminating x@W multiplies diag(cos) (2) by it: 2 * 3 = 6 products.
+    import numpy as np
+
+    w = np.arange(6.0).reshape(3, 2)
+    g = graphs.trace(lambda x: jnp.sin(x @ w), jnp.ones(3))
+    assert graphs.cost(g, "forward").multiplications == 6
