@@ -89,6 +89,29 @@ def bucket_for(num_vertices: int) -> int:
     )
 
 
+#: Up to this many intermediates the default scale runs every graphs baseline.
+GREEDY_SCALE_LIMIT = 256
+
+
+def default_scale(g: ElimGraph) -> float:
+    """The best baseline's cost (at least 1): the reward scale of a graph.
+
+    Beyond :data:`GREEDY_SCALE_LIMIT` intermediates the greedy baselines take
+    minutes in pure Python, so the cheaper of forward and reverse is used.
+    """
+    if not g.intermediates:
+        return 1.0
+    if len(g.intermediates) <= GREEDY_SCALE_LIMIT:
+        from graphs.baselines import best_baseline
+
+        return float(max(best_baseline(g)[1].cost, 1))
+    from graphs.elimination import cost_of
+
+    forward = list(g.intermediates)
+    costs = [cost_of(g, order).multiplications for order in (forward, forward[::-1])]
+    return float(max(min(costs), 1))
+
+
 def _descriptor(partial: Partial, rank: int):
     """(has_values, is_index_map, pair[R], out_core[R], in_core[R]) of a partial."""
     pair = np.full(rank, -1, np.int8)
@@ -124,7 +147,8 @@ def encode(
       bucket: pad to this many vertices; default the smallest of :data:`BUCKETS`.
       max_rank: rank bucket of tensor graphs (scalar graphs use 0); a vertex of
         higher rank raises ``ValueError``.
-      scale: reward scale; default the best baseline's cost (at least 1).
+      scale: reward scale; default :func:`default_scale` (the best baseline's
+        cost, at least 1).
 
     Returns:
       A :class:`GameState` with no vertex eliminated.
@@ -140,9 +164,7 @@ def encode(
         raise ValueError(f"bucket {size} is smaller than the graph ({n} vertices)")
     rank = _rank_bucket(g, max_rank)
     if scale is None:
-        from graphs.baselines import best_baseline
-
-        scale = best_baseline(g)[1].cost if g.intermediates else 1
+        scale = default_scale(g)
     present = np.zeros((size, size), bool)
     has_values = np.zeros((size, size), bool)
     is_index_map = np.zeros((size, size), bool)
@@ -536,6 +558,7 @@ __all__ = [
     "MAX_RANK",
     "GameState",
     "bucket_for",
+    "default_scale",
     "completion_costs",
     "core_sizes",
     "elimination_costs",

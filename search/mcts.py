@@ -322,6 +322,7 @@ def run_mcts(
     batch_size: int = 4,
     max_num_considered_actions: int = 16,
     heuristic_value: bool = False,
+    scale: float | None = None,
 ) -> MCTSResult:
     """Plays MCTS games on one graph and returns the cheapest order seen.
 
@@ -344,7 +345,9 @@ def run_mcts(
       batch_size: games searched side by side.
       max_num_considered_actions: Gumbel top-k at the root.
       heuristic_value: without ``params``, value nodes by their best
-        forward/reverse completion instead of 0 (much stronger untrained).
+        forward/reverse completion instead of 0 (stronger without training).
+      scale: the reward scale, e.g. the best baseline cost when the caller knows
+        it; default ``search.game.default_scale``.
 
     Returns:
       An :class:`MCTSResult` (cost exactly as ``graphs.cost`` counts it).
@@ -367,7 +370,7 @@ def run_mcts(
     deadline = None if time_budget_s is None else start + time_budget_s
     if num_episodes is None and time_budget_s is None:
         num_episodes = batch_size
-    state = game.encode(g)
+    state = game.encode(g, scale=scale)
     batch = game.stack([state] * batch_size)
     rng_key = jax.random.key(seed)
     best_order: list[int] | None = None
