@@ -7,6 +7,7 @@ from graphs.hashing import canonical_hash
 from graphs.ir import Edge, Graph, Literal, Vertex
 from graphs.isomorph import isomorphic, isomorphism
 from graphs.jsonio import load
+from graphs.random_programs import random_dag, random_program
 from graphs.structure import IndexMap, Partial, Structure
 from graphs.trace import trace
 from graphs.validate import MAX_EDGES, MAX_VERTICES, Limits
@@ -35,5 +36,7 @@ __all__ = [
     "isomorphic",
     "isomorphism",
     "load",
+    "random_dag",
+    "random_program",
     "trace",
 ]

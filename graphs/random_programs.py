@@ -42,22 +42,6 @@ class _Step(NamedTuple):
     params: tuple[Any, ...] = ()
 
 
-def _scale(x, c):
-    return x * c
-
-
-def _mean(x, axis):
-    return jnp.mean(x, axis=axis)
-
-
-def _max(x, axis):
-    return jnp.max(x, axis=axis)
-
-
-def _matmul(a, b):
-    return (a @ b) * (1.0 / a.shape[-1])
-
-
 #: name -> (function, value bound from the operands' bounds and the params).
 _UNARY: dict[str, tuple[Callable, Callable]] = {
     "sin": (jnp.sin, lambda b: min(b, 1.0)),
@@ -85,11 +69,12 @@ _BINARY: dict[str, tuple[Callable, Callable]] = {
     "where": (lambda a, b: jnp.where(a > 0.0, a * b, b), lambda a, b: max(a * b, b)),
 }
 _OTHER: dict[str, Callable] = {
-    "scale": _scale,
-    "mean": _mean,
-    "max_reduce": _max,
+    "scale": lambda x, c: x * c,
+    "mean": lambda x, axis: jnp.mean(x, axis=axis),
+    "max_reduce": lambda x, axis: jnp.max(x, axis=axis),
+    # Products are divided by the contracted length to keep values in bounds.
     "dot": lambda a, b: jnp.dot(a, b) * (1.0 / a.shape[0]),
-    "matmul": _matmul,
+    "matmul": lambda a, b: (a @ b) * (1.0 / a.shape[-1]),
     "outer": jnp.outer,
     "transpose": jnp.transpose,
     "slice": lambda x, start, stop: x[start:stop],
@@ -103,38 +88,31 @@ _FNS: dict[str, Callable] = {
     **_OTHER,
 }
 #: Array operations allowed per kind, with their relative weights.
-_ARRAY_OPS = {
+_ARRAY_OPS: dict[str, dict[str, int]] = {
     "scalar": {},
-    "vector": {
-        "mean": 2,
-        "max_reduce": 1,
-        "dot": 2,
-        "slice": 2,
-        "concat": 2,
-        "broadcast": 1,
-    },  # fmt: skip
-    "matrix": {
-        "mean": 2,
-        "max_reduce": 1,
-        "matmul": 4,
-        "transpose": 1,
-        "outer": 1,
-        "broadcast": 1,
-        "reshape": 1,
-        "slice": 1,
-    },  # fmt: skip
-    "mixed": {
-        "mean": 2,
-        "max_reduce": 1,
-        "dot": 1,
-        "matmul": 3,
-        "transpose": 1,
-        "outer": 1,
-        "slice": 2,
-        "concat": 2,
-        "broadcast": 1,
-        "reshape": 1,
-    },  # fmt: skip
+    "vector": dict(mean=2, max_reduce=1, dot=2, slice=2, concat=2, broadcast=1),
+    "matrix": dict(
+        mean=2,
+        max_reduce=1,
+        matmul=4,
+        transpose=1,
+        outer=1,
+        broadcast=1,
+        reshape=1,
+        slice=1,
+    ),
+    "mixed": dict(
+        mean=2,
+        max_reduce=1,
+        dot=1,
+        matmul=3,
+        transpose=1,
+        outer=1,
+        slice=2,
+        concat=2,
+        broadcast=1,
+        reshape=1,
+    ),
 }
 
 
@@ -188,13 +166,16 @@ class _Pool:
         return every[rng.integers(len(every))] if every else None
 
 
-def _input_shapes(rng: np.random.Generator, kind: str, num_inputs: int) -> list[Shape]:
-    def one() -> Shape:
-        rank = {"scalar": 0, "vector": rng.choice([0, 1, 1]), "matrix": rng.choice(
-            [1, 2, 2]), "mixed": rng.choice([0, 1, 2])}[kind]  # fmt: skip
-        return tuple(int(rng.choice(_DIMS)) for _ in range(rank))
+#: The ranks that a kind's arguments are drawn from.
+_RANKS = {"scalar": (0,), "vector": (0, 1, 1), "matrix": (1, 2, 2), "mixed": (0, 1, 2)}
 
-    return [one() for _ in range(num_inputs)]
+
+def _input_shapes(rng: np.random.Generator, kind: str, num_inputs: int) -> list[Shape]:
+    shapes = []
+    for _ in range(num_inputs):
+        rank = int(rng.choice(_RANKS[kind]))
+        shapes.append(tuple(int(rng.choice(_DIMS)) for _ in range(rank)))
+    return shapes
 
 
 def _array_step(rng, kind: str, pool: _Pool) -> _Step | None:
