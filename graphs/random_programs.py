@@ -290,7 +290,9 @@ def random_program(
     """A random JAX program of about ``num_ops`` primitives, and arguments for it.
 
     Args:
-      seed: the program and its arguments are a pure function of the seed.
+      seed: a non-negative integer; the program and its arguments are a pure
+        function of ``(seed, num_ops, kind, num_inputs)`` for a given JAX version
+        (sizes are counted in JAX's primitives, which a new version may split).
       num_ops: primitives to draw (inlined, as ``graphs.trace`` counts them); the
         program has between ``num_ops`` and ``num_ops + 10``. From 1 up; the
         corpus uses 10 to 2,000.
