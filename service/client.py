@@ -81,12 +81,33 @@ def _document(graph_or_fn: Any, example_args: tuple) -> dict[str, Any]:
 
 
 def _kernel(payload: dict[str, Any] | None) -> Callable[..., Any] | None:
+    """The kernel rebuilt from its StableHLO, taking the traced function's
+    arguments (any pytrees; their leaves are the kernel's inputs, in order) and
+    returning one dense block per ``output_layout`` entry."""
     if not payload:
         return None
+    import jax
     from jax import export
 
     exported = export.deserialize(bytearray(base64.b64decode(payload["stablehlo_b64"])))
-    return exported.call
+    specs = payload.get("input_specs") or []
+
+    def kernel(*args: Any) -> Any:
+        leaves = jax.tree_util.tree_leaves(args)
+        if len(leaves) != len(exported.in_avals):
+            wanted = ", ".join(
+                f"{s.get('name')} {tuple(s.get('shape', ()))}" for s in specs
+            )
+            raise TypeError(
+                f"expected {len(exported.in_avals)} array arguments ({wanted}), got "
+                f"{len(leaves)}; pass the arguments the function was traced with"
+            )
+        return exported.call(*leaves)
+
+    kernel.exported = exported  # type: ignore[attr-defined]
+    kernel.input_specs = specs  # type: ignore[attr-defined]
+    kernel.output_layout = payload.get("output_layout")  # type: ignore[attr-defined]
+    return kernel
 
 
 class Client:

@@ -31,10 +31,17 @@ log = logging.getLogger("ccelim.worker")
 PROGRESS_PERIOD_S = 0.5
 
 
+def _enable_x64() -> None:
+    # Graphs name their dtypes; without x64 JAX would turn float64 kernels into
+    # float32 ones. float32 graphs stay float32 (their specs say so).
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
 def warm_up() -> int:
     """Imports the heavy modules once, so the first search does not pay for it."""
-    import jax  # noqa: F401
-
+    _enable_x64()
     for name in ("search", "interpreter"):
         try:
             __import__(name)
@@ -144,6 +151,7 @@ def _export(graph: graphs.Graph, order: Sequence[str]) -> dict[str, Any]:
     """The kernel of ``graph`` under ``order``, or why there is none."""
     if not graph.is_program:
         return {"kernel": None, "kernel_unavailable": structure_only_reason}
+    _enable_x64()
     try:
         import interpreter
     except ImportError as err:
