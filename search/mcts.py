@@ -29,6 +29,10 @@ from graphs.ir import Graph
 from search import game
 from search.game import GameState
 
+#: Prior logits of the heuristic are ``-k * log1p(markowitz)`` with this ``k``
+#: (3 beat 0 and 1 on random DAGs of 60-100 intermediates at 32 simulations).
+HEURISTIC_PRIOR_SHARPNESS = 3.0
+
 #: ``progress_fn(episodes_played, best_cost)`` after each batch of episodes.
 ProgressFn = Callable[[int, float], None]
 
@@ -72,14 +76,18 @@ def _completion_value(states: GameState) -> jax.Array:
 def _evaluate(apply_fn, params, states: GameState, heuristic: bool = False):
     """Masked prior logits ``[B, N]`` and values ``[B]``.
 
-    Without a network: a uniform prior, and values 0 or, with ``heuristic``,
-    the scaled cost of the better of the forward and reverse completions.
+    Without a network: a uniform prior and values 0 or, with ``heuristic``, a
+    prior that favours low Markowitz cost and the scaled cost of the better of
+    the forward and reverse completions as the value.
     """
     legal = jax.vmap(game.legal_mask)(states)
     if apply_fn is None or params is None:
         logits = jnp.zeros(legal.shape, jnp.float32)
         value = jnp.zeros(legal.shape[:1], jnp.float32)
         if heuristic:
+            markowitz = jax.vmap(game.markowitz)(states)
+            logits = -HEURISTIC_PRIOR_SHARPNESS * jnp.log1p(markowitz)
+            logits = logits.astype(jnp.float32)
             value = _completion_value(states)
     else:
         logits, value = apply_fn(params, states)
@@ -164,7 +172,7 @@ def play_episodes(
     max_num_considered_actions: int = 16,
     record_observations: bool = True,
     deadline: float | None = None,
-    heuristic_value: bool = False,
+    heuristic: bool = False,
 ) -> EpisodeBatch:
     """Plays a batch of games to the end, one search per move.
 
@@ -180,9 +188,9 @@ def play_episodes(
       record_observations: keep the states before each move (for training).
       deadline: a ``time.perf_counter()`` value; moves after it are played by the
         greedy Markowitz rule without search (``searched`` false, weights 0).
-      heuristic_value: without a network, value a node by the scaled cost of the
-        better of its forward and reverse completions instead of 0
-        (:func:`search.game.completion_costs`).
+      heuristic: without a network, use a Markowitz prior and value a node by
+        the scaled cost of the better of its forward and reverse completions
+        (:func:`search.game.completion_costs`) instead of a uniform prior and 0.
 
     Returns:
       An :class:`EpisodeBatch` with ``T`` = the most intermediates of any game.
@@ -192,9 +200,7 @@ def play_episodes(
       >>> episodes = play_episodes(batch, rng_key=jax.random.key(0))
       >>> episodes.total_costs  # [4]
     """
-    move = _move_fn(
-        apply_fn, num_simulations, max_num_considered_actions, heuristic_value
-    )
+    move = _move_fn(apply_fn, num_simulations, max_num_considered_actions, heuristic)
     params = params if apply_fn is not None else None
     rows: list[tuple] = []
     observations, completions = [], []
@@ -263,8 +269,13 @@ class Player:
         num_simulations: int = 32,
         max_num_considered_actions: int = 16,
         record_observations: bool = True,
+        heuristic: bool = False,
     ) -> EpisodeBatch:
-        """:func:`play_episodes` with this player's network and ``key(seed)``."""
+        """:func:`play_episodes` with this player's network and ``key(seed)``.
+
+        With ``params=None`` and ``heuristic``, the search uses the Markowitz
+        prior and completion values: stronger targets to bootstrap training.
+        """
         return play_episodes(
             states,
             params=params,
@@ -273,6 +284,7 @@ class Player:
             num_simulations=num_simulations,
             max_num_considered_actions=max_num_considered_actions,
             record_observations=record_observations,
+            heuristic=heuristic,
         )
 
 
@@ -321,7 +333,7 @@ def run_mcts(
     progress_fn: ProgressFn | None = None,
     batch_size: int = 4,
     max_num_considered_actions: int = 16,
-    heuristic_value: bool = False,
+    heuristic: bool = False,
     scale: float | None = None,
 ) -> MCTSResult:
     """Plays MCTS games on one graph and returns the cheapest order seen.
@@ -344,8 +356,9 @@ def run_mcts(
       progress_fn: ``progress_fn(episodes, best_cost)`` after each batch.
       batch_size: games searched side by side.
       max_num_considered_actions: Gumbel top-k at the root.
-      heuristic_value: without ``params``, value nodes by their best
-        forward/reverse completion instead of 0 (stronger without training).
+      heuristic: without ``params``, a Markowitz prior and the best
+        forward/reverse completion as value instead of a uniform prior and 0
+        (stronger without a trained network).
       scale: the reward scale, e.g. the best baseline cost when the caller knows
         it; default ``search.game.default_scale``.
 
@@ -390,7 +403,7 @@ def run_mcts(
             max_num_considered_actions=max_num_considered_actions,
             record_observations=False,
             deadline=deadline,
-            heuristic_value=heuristic_value,
+            heuristic=heuristic,
         )
         episodes += batch_size
         simulations += int(played.searched.sum()) * num_simulations

@@ -128,7 +128,7 @@ def test_games_of_different_lengths_share_a_batch():
 
 def test_heuristic_values_and_completions_never_lose_to_forward_or_reverse():
     graph = scalar_dag(12, 4, 12)
-    result = mcts.run_mcts(graph, num_simulations=SIMS, heuristic_value=True)
+    result = mcts.run_mcts(graph, num_simulations=SIMS, heuristic=True)
     # Among the candidates are the first move's forward and reverse completions
     # (the ones with the lowest estimates on this graph).
     assert result.cost <= min(
@@ -163,3 +163,19 @@ def test_mcts_runs_with_network_parameters_and_progress():
     )
     assert result.cost == 23
     assert [e for e, _ in seen] == [4, 8] and seen[-1][1] == 23
+
+
+def test_heuristic_prior_prefers_cheap_moves_and_values_the_best_completion():
+    g = build(bottleneck_chain())
+    states = game.stack([game.encode(g, scale=23.0)])
+    logits, value = mcts._evaluate(None, None, states, heuristic=True)
+    ids = {vid: i for i, vid in enumerate(g.ids)}
+    low = np.finfo(np.float32).min
+    assert logits[0, ids["x0"]] == low and logits[0, ids["y0"]] == low
+    # a2..a4 cost 1 now, a1 and a5 cost 4: the prior prefers the chain interior.
+    assert logits[0, ids["a3"]] > logits[0, ids["a1"]]
+    assert logits[0, ids["a3"]] == logits[0, ids["a2"]]
+    # forward and reverse both cost 32 from the start (see bottleneck_chain).
+    assert float(value[0]) == pytest.approx(-32 / 23)
+    uniform, zero = mcts._evaluate(None, None, states)
+    assert float(zero[0]) == 0.0 and float(uniform[0, ids["a1"]]) == 0.0
