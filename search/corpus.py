@@ -147,6 +147,7 @@ def _random_spec(rng: np.random.Generator, config: CorpusConfig, seed: int):
 def _fits(spec: GraphSpec, max_vertices: int) -> bool:
     try:
         g = elim_of(spec)
+        best_cost(spec)  # the baselines must run on it too (the reward scale)
     except Exception:  # noqa: BLE001 - a generator failure is redrawn, not fatal
         return False
     return bool(g.intermediates) and len(g.ids) <= max_vertices

@@ -31,6 +31,9 @@ from search.corpus import CorpusConfig, validation_score, validation_specs
 from search.learner import LearnerConfig
 from search.selfplay import ReplayBuffer, SelfPlayConfig, SelfPlayWorker
 
+#: Consecutive failed self-play batches (or learner deaths) before giving up.
+MAX_FAILURES = 20
+
 LOG_FIELDS = (
     "step",
     "elapsed_s",
@@ -392,6 +395,7 @@ class _Run:
         self.checkpoint_path = str(checkpoint.latest(out) or "")
         self.games = self.positions = self.simulations = 0
         self.worker_restarts = self.learner_restarts = self.lost_steps = 0
+        self.failures = 0
         self.cost_ratio = float("nan")
         self.score = (
             float(raw["metadata"].get("validation_score", "nan"))
@@ -433,9 +437,15 @@ class _Run:
             try:
                 stats = ray.get(ref)  # already finished: no waiting here
             except ray.exceptions.RayError as err:
-                self.worker_restarts += 1
-                self.log.event("worker_died", worker=index, error=str(err)[:300])
+                self.failures += 1
+                self.log.event("selfplay_failed", worker=index, error=str(err)[:300])
+                if self.failures > MAX_FAILURES:
+                    raise RuntimeError(
+                        f"{self.failures} self-play batches failed in a row; the "
+                        f"last error was: {err}"
+                    ) from err
             else:
+                self.failures = 0
                 self.buffer.add.remote(samples_ref)
                 self.games += stats["games"]
                 self.positions += stats["moves"]
@@ -459,6 +469,11 @@ class _Run:
             try:
                 return ray.get(getattr(self.learner, method).remote(*args))
             except ray.exceptions.RayActorError as err:
+                if self.learner_restarts >= MAX_FAILURES:
+                    raise RuntimeError(
+                        f"the learner died {self.learner_restarts + 1} times; the "
+                        f"last error was: {err}"
+                    ) from err
                 self.learner_restarts += 1
                 self.lost_steps += self.step - self.checkpoint_step
                 self.log.event(
