@@ -403,6 +403,11 @@ class _Run:
             else (float("nan"))
         )
         self.score_step = int(raw["metadata"].get("validation_step", -1)) if raw else -1
+        prior = raw["metadata"] if raw else {}
+        self.prior_games = int(prior.get("total_games", prior.get("games", 0)))
+        self.prior_elapsed = float(
+            prior.get("total_elapsed_s", prior.get("elapsed_s", 0.0))
+        )
         self.nodes: set[str] = set()
         self.worker_pids: dict[int, list[int]] = {}
         self.buffer = ray.remote(num_cpus=0)(ReplayBuffer).remote(
@@ -522,6 +527,8 @@ class _Run:
             train_config=checkpoint.config_dict(self.config),
             games=self.games,
             elapsed_s=time.perf_counter() - self.t0,
+            total_games=self.prior_games + self.games,
+            total_elapsed_s=self.prior_elapsed + time.perf_counter() - self.t0,
             hardware=_hardware(),
         )
         path = checkpoint.save(
@@ -630,13 +637,17 @@ def resume_config(out_dir: str | os.PathLike, **overrides: Any) -> TrainConfig:
 
 
 def export_model(
-    checkpoint_path: str | os.PathLike, model_path: str | os.PathLike
+    checkpoint_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    *,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Writes a checkpoint's parameters as a ``search.net`` model file.
 
     The model file (what ``search.net.load_params`` reads, e.g. the shipped
     ``search/models/default.msgpack``) keeps the network config and the run's
-    metadata: step, validation score, command, hardware, time and versions.
+    metadata: step, validation score, command, hardware, time and versions, plus
+    ``metadata`` (JSON-able) when given.
     """
     from search.net import NetConfig, save_params
     from search.selfplay import network_fns
@@ -656,11 +667,14 @@ def export_model(
         "hardware",
         "elapsed_s",
         "games",
+        "total_elapsed_s",
+        "total_games",
         "versions",
         "train_config",
     )
     info = {k: meta[k] for k in keep if k in meta}
     info["checkpoint"] = Path(checkpoint_path).name
+    info.update(metadata or {})
     return save_params(model_path, params, net_config, metadata=info)
 
 
