@@ -23,6 +23,7 @@ Shape letters: ``N`` vertices (bucket), ``R`` axes per vertex (rank bucket).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -59,8 +60,8 @@ class GameState(NamedTuple):
     is_output: jax.Array  # [N] bool: holds an output's Jacobian
     is_intermediate: jax.Array  # [N] bool: an order eliminates it
     eliminated: jax.Array  # [N] bool
-    inputs_reaching: jax.Array  # [N] int32: inputs with a path to the vertex
-    outputs_reached: jax.Array  # [N] int32: output vertices it has a path to
+    inputs_reaching: jax.Array  # [N] int32: elements of the inputs with a path to it
+    outputs_reached: jax.Array  # [N] int32: elements of the outputs it reaches
     scale: jax.Array  # [] float: cost scale (best baseline cost, at least 1)
     cost: jax.Array  # [] float: multiplications spent so far
     num_vertices: jax.Array  # [] int32: real vertices
@@ -211,7 +212,8 @@ def encode(
 
 
 def _reach_counts(g: ElimGraph, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per vertex: inputs that reach it and outputs it reaches (paths of length >= 1).
+    """Per vertex: elements (sizes summed) of the inputs that reach it and of the
+    outputs it reaches, by paths of length >= 1; counts for scalar graphs.
 
     Elimination keeps reachability among the remaining vertices (a path through
     an eliminated vertex becomes an edge), so these stay valid for the whole game.
@@ -228,7 +230,7 @@ def _reach_counts(g: ElimGraph, size: int) -> tuple[np.ndarray, np.ndarray]:
             if p in inputs:
                 found.add(p)
         reach_in[v] = found
-        inputs_reaching[v] = len(found)
+        inputs_reaching[v] = sum(math.prod(g.shapes[i]) for i in found)
     outputs = set(g.outputs.values())
     reach_out: dict[int, set[int]] = {}
     for v in reversed(order):
@@ -238,7 +240,7 @@ def _reach_counts(g: ElimGraph, size: int) -> tuple[np.ndarray, np.ndarray]:
             if s in outputs:
                 found.add(s)
         reach_out[v] = found
-        outputs_reached[v] = len(found)
+        outputs_reached[v] = sum(math.prod(g.shapes[o]) for o in found)
     return inputs_reaching, outputs_reached
 
 
@@ -512,15 +514,18 @@ def completion_costs(state: GameState) -> tuple[jax.Array, jax.Array]:
     In forward order a vertex is eliminated once all of its intermediate
     predecessors are gone, so it then has the inputs reaching it as predecessors
     and its current successors; in reverse order, its current predecessors and
-    the outputs it reaches. For scalar graphs whose edges all have values and
-    whose outputs feed no other vertex these sums are exactly the
-    multiplications of the two completions; otherwise (value-less edges, split
-    outputs, tensors) they are block counts: an estimate.
+    the outputs it reaches. Each product with such an input or output is taken
+    as dense: ``forward = sum_v inputs_reaching(v) * sum_s core(s, v)`` and
+    ``reverse = sum_v sum_p core(v, p) * outputs_reached(v)`` (core sizes from
+    :func:`core_sizes`). For scalar graphs whose edges all have values and whose
+    outputs feed no other vertex these are exactly the multiplications of the
+    two completions; otherwise an estimate.
     """
     legal = legal_mask(state)
-    degree_in, degree_out = valued_degrees(state)
-    forward = jnp.where(legal, state.inputs_reaching * degree_out, 0).sum()
-    reverse = jnp.where(legal, degree_in * state.outputs_reached, 0).sum()
+    cores = core_sizes(state)
+    into, out_of = cores.sum(axis=1), cores.sum(axis=0)  # [N]: preds / succs side
+    forward = jnp.where(legal, state.inputs_reaching * out_of, 0).sum()
+    reverse = jnp.where(legal, into * state.outputs_reached, 0).sum()
     return forward.astype(_float()), reverse.astype(_float())
 
 
