@@ -68,6 +68,8 @@ class _CutBound:
         self.slack_in = [self._slack(model.vl_in[v], inter) for v in range(n)]
         self.slack_out = [self._slack(model.vl_out[v], inter) for v in range(n)]
         self._memo: dict[tuple[int, int, int], int] = {}
+        self.sources = sum(1 << u for u in range(n) if not model.pred[u])
+        self.sinks = sum(1 << u for u in range(n) if not model.succ[u])
         # Final edges (output, input) that must be created by a dense product.
         g = model.graph
         inputs = set(g.inputs)
@@ -96,11 +98,20 @@ class _CutBound:
         return vl.bit_count()
 
     def __call__(self, v: int, x: int) -> int:
+        lo_in, lo_out = self.sides(v, x)
+        return lo_in * lo_out
+
+    def sides(self, v: int, x: int) -> tuple[int, int]:
+        """The predecessor-side and successor-side bounds of ``v`` after ``x``."""
+        return self.side_in(v, x), self.side_out(v, x)
+
+    def side_in(self, v: int, x: int) -> int:
         m = self.m
-        lo_in = self._side(v, x & m.ancestors[v], m.pred, self.slack_in[v], 0)
-        if lo_in == 0:
-            return 0
-        return lo_in * self._side(v, x & m.descendants[v], m.succ, self.slack_out[v], 1)
+        return self._side(v, x & m.ancestors[v], m.pred, self.slack_in[v], 0)
+
+    def side_out(self, v: int, x: int) -> int:
+        m = self.m
+        return self._side(v, x & m.descendants[v], m.succ, self.slack_out[v], 1)
 
     def _side(self, v: int, x: int, nxt: list[int], slack: int, side: int) -> int:
         if slack < 0:
@@ -112,7 +123,8 @@ class _CutBound:
             found = _ends(v, x, nxt).bit_count()
             if found > 1:
                 back = self.m.succ if side == 0 else self.m.pred
-                found = _disjoint_paths(v, x, nxt, back)
+                ends = self.sources if side == 0 else self.sinks
+                found = _disjoint_paths(v, x, nxt, back, ends, found)
             self._memo[key] = found
         return max(0, found - slack)
 
@@ -125,46 +137,58 @@ def _ends(u: int, x: int, nxt: list[int]) -> int:
         new = frontier & x & ~region
         region |= new
         frontier = 0
-        for w in bits(new):
-            frontier |= nxt[w]
+        rest = new
+        while rest:
+            low = rest & -rest
+            frontier |= nxt[low.bit_length() - 1]
+            rest ^= low
     return ends
 
 
-def _disjoint_paths(v: int, x: int, nxt: list[int], back: list[int]) -> int:
+def _disjoint_paths(
+    v: int, x: int, nxt: list[int], back: list[int], ends: int, limit: int
+) -> int:
     """A lower bound on the fewest vertices outside ``x`` (and not ``v``) that meet
     every ``nxt``-path from ``v`` to a vertex with no ``nxt`` neighbours.
 
     Greedily packs shortest paths that share no vertex outside ``x`` (vertices in
     ``x`` cannot be cut, so paths may share them); by Menger's theorem every such
-    packing is at most the minimum cut.
+    packing is at most the minimum cut. ``ends`` marks the path ends (vertices
+    without ``nxt`` neighbours); the packing stops at ``limit``, a known cut size.
     """
     used = 0
     count = 0
-    while True:
-        layers = [1 << v]
-        seen = 1 << v
-        hit = 0
-        while not hit:
-            frontier = 0
-            for w in bits(layers[-1]):
-                frontier |= nxt[w]
-            frontier &= ~seen & ~(used & ~x)
+    start = 1 << v
+    while count < limit:
+        layers = [start]
+        seen = start
+        frontier = start
+        blocked = used & ~x
+        while True:
+            rest, frontier = frontier, 0
+            while rest:
+                low = rest & -rest
+                frontier |= nxt[low.bit_length() - 1]
+                rest ^= low
+            frontier &= ~seen & ~blocked
             if not frontier:
                 return count
             seen |= frontier
             layers.append(frontier)
-            for w in bits(frontier):
-                if not nxt[w]:
-                    hit = 1 << w
-                    break
-        # Walk back from the terminal through the layers, marking the path.
+            hit = frontier & ends
+            if hit:
+                break
+        # Walk back from one reached end through the layers, marking the path.
+        hit &= -hit
         w = hit.bit_length() - 1
         used |= hit
         for layer in reversed(layers[1:-1]):
             prev = back[w] & layer
-            w = (prev & -prev).bit_length() - 1
-            used |= 1 << w
+            prev &= -prev
+            w = prev.bit_length() - 1
+            used |= prev
         count += 1
+    return count
 
 
 class ExactSearch:
@@ -221,7 +245,7 @@ class ExactSearch:
         self._h[x] = (h1, h2)
         return max(h1, h2)
 
-    def _child_bound(self, x: int, v: int, lbx: dict[int, int]) -> int:
+    def _child_bound(self, x: int, v: int, lbx: dict[int, tuple[int, int]]) -> int:
         """The bound of ``x | v`` from that of ``x``, re-pricing what ``v`` touches."""
         lb = self._lb
         if lb is None:
@@ -229,9 +253,15 @@ class ExactSearch:
         y = x | 1 << v
         m = self.model
         h1, h2 = self._h[x]
-        h1 -= lbx[v]
+        p, q = lbx[v]
+        h1 -= p * q
+        # Only u's side towards v can change (v is its ancestor or descendant).
         for u in bits(m.related[v] & self.full & ~y):
-            h1 += lb(u, y) - lbx[u]
+            p, q = lbx[u]
+            if m.ancestors[u] >> v & 1:
+                h1 += (lb.side_in(u, y) - p) * q
+            else:
+                h1 += p * (lb.side_out(u, y) - q)
         for o in lb.targets:
             if m.ancestors[o] >> v & 1:
                 h2 += lb.missing(o, y) - lb.missing(o, x)
@@ -282,7 +312,7 @@ class ExactSearch:
                 continue
             self.expanded += 1
             rem = full & ~x
-            lbx = {u: self._lb(u, x) for u in bits(rem)} if self._lb else {}
+            lbx = {u: self._lb.sides(u, x) for u in bits(rem)} if self._lb else {}
             for v in bits(rem):
                 y = x | 1 << v
                 g_y = g_x + self._step_cost(v, x)

@@ -99,8 +99,11 @@ class ScalarModel:
         seen = frontier = start
         while frontier:
             new = 0
-            for w in bits(frontier):
-                new |= nxt[w]
+            rest = frontier
+            while rest:
+                low = rest & -rest
+                new |= nxt[low.bit_length() - 1]
+                rest ^= low
             frontier = new & ~seen
             seen |= frontier
         return seen
@@ -144,8 +147,11 @@ class ScalarModel:
                 break
             region |= new
             frontier = 0
-            for w in bits(new):
-                frontier |= nxt[w]
+            rest = new
+            while rest:
+                low = rest & -rest
+                frontier |= nxt[low.bit_length() - 1]
+                rest ^= low
         inner = region | (1 << v)
         if not inner & vl_mask:
             return ends.bit_count()
@@ -379,8 +385,11 @@ def _ends(u: int, x: int, nxt: list[int]) -> int:
         new = frontier & x & ~region
         region |= new
         frontier = 0
-        for w in bits(new):
-            frontier |= nxt[w]
+        rest = new
+        while rest:
+            low = rest & -rest
+            frontier |= nxt[low.bit_length() - 1]
+            rest ^= low
     return ends
 
 

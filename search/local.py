@@ -106,6 +106,8 @@ class LocalSearch:
       temperature: start and end temperature of a run, in units of the mean
         uphill move from the start order.
       mean_distance: mean distance of non-neighbour moves (default ``2 + n/32``).
+      long_moves: fraction of non-neighbour moves with a uniform distance.
+      kick: restarts from the best order first make ``kick·n`` random moves.
     """
 
     def __init__(
@@ -117,6 +119,8 @@ class LocalSearch:
         run_moves: int | None = None,
         temperature: tuple[float, float] = (0.3, 0.002),
         mean_distance: float | None = None,
+        long_moves: float = 0.0,
+        kick: float = 0.0,
     ):
         self.graph = g
         self.n = n = len(g.intermediates)
@@ -136,6 +140,7 @@ class LocalSearch:
         self.run_moves = run_moves or max(4000, 300 * n)
         self.max_dist = mean_distance or max(2, min(n - 1, 2 + n // 32))
         self._hot, self._cold = temperature
+        self.long_moves, self.kick = long_moves, kick
         self._run = 0
         self._t = self.run_moves  # forces a new run on the first move
         self._scale = self._calibrate() if n >= 2 else 1.0
@@ -155,7 +160,10 @@ class LocalSearch:
         if r < 0.35:
             i = rng.randrange(n - 1)
             return i, [order[i + 1], order[i]]
-        d = min(n - 1, 1 + int(rng.expovariate(1.0 / self.max_dist)))
+        if rng.random() < self.long_moves:
+            d = rng.randrange(1, n)
+        else:
+            d = min(n - 1, 1 + int(rng.expovariate(1.0 / self.max_dist)))
         i = rng.randrange(n - d)
         j = i + d
         if r < 0.6:  # move order[i] forward to j
@@ -186,6 +194,10 @@ class LocalSearch:
             self._t_hi = (1.0 if self._run == 1 else 0.33) * self._hot * self._scale
         self._t_lo = self._cold * self._scale
         self.ev.reset(start)
+        if self._run > 1 and start is self.best_order:
+            for _ in range(int(self.kick * self.n)):
+                self.ev.try_window(*self._propose())
+                self.ev.commit()
         self._t = 0
         self._note()
 
