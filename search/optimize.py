@@ -9,7 +9,9 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
   bound, and when it proves optimality the run stops early with
   ``lower_bound == cost``. Larger scalar graphs get its root lower bound only;
   the run also stops once an order reaches it;
-* ``local`` — simulated annealing (``search.local``), started from the baselines;
+* ``local`` — simulated annealing (``search.local``), started from the baselines:
+  two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
+  graph that exact search is working on, one chunk every four cycles;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
   :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles, while at least
   :data:`MCTS_MIN_REMAINING_S` remain (its jit compile is only worth it for long
@@ -41,6 +43,7 @@ METHODS = ("baselines", "exact", "local", "mcts")
 EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
+LOCAL_FIRST_CYCLES = 20  # two annealing chunks a cycle; then one every 4 cycles
 MCTS_FIRST_CYCLE = 40
 MCTS_EVERY = 40
 MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
@@ -231,7 +234,15 @@ def optimize(
                     f"({exact.open_states} open states)"
                 )
                 exact = None
-        for _ in range(2 if local is not None else 0):
+        # Annealing converges fast on graphs small enough for exact search, so
+        # after the first cycles most of the time goes to the proof.
+        if local is None:
+            local_chunks = 0
+        elif exact is None or cycle < LOCAL_FIRST_CYCLES:
+            local_chunks = 2
+        else:
+            local_chunks = 1 if cycle % 4 == 0 else 0
+        for _ in range(local_chunks):
             if not more() or proven():
                 break
             result = local.step(local_chunk)
