@@ -405,14 +405,29 @@ def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
     pred, succ = model.pred, model.succ
     cost = model.vertex_cost
 
+    anc, desc = model.ancestors, model.descendants
+    memo: dict[tuple[int, int, int], int] = {}
+
+    def preds(v: int, x: int) -> int:
+        key = (v, x & anc[v], 0)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = _ends(v, x, pred)
+        return found
+
+    def succs(v: int, x: int) -> int:
+        key = (v, x & desc[v], 1)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = _ends(v, x, succ)
+        return found
+
     def counts(v: int, x: int) -> tuple[int, int]:
-        return _ends(v, x, pred).bit_count(), _ends(v, x, succ).bit_count()
+        return preds(v, x).bit_count(), succs(v, x).bit_count()
 
     def fill(v: int, x: int) -> int:
-        ps = _ends(v, x, pred)
-        return sum(
-            (ps & ~_ends(s, x, pred)).bit_count() for s in bits(_ends(v, x, succ))
-        )
+        ps = preds(v, x)
+        return sum((ps & ~preds(s, x)).bit_count() for s in bits(succs(v, x)))
 
     scores = {
         "markowitz": lambda v, x: (cost(v, x), v),
