@@ -349,17 +349,17 @@ def _compose(a: _Edges, b: _Edges, size_v, size_s, size_p, axes_s, axes_p):
     mults = jnp.where(both, outer * _prod(size_v, union), 0) + jnp.where(
         either & (factor != 1), outer * _prod(size_v, result), 0
     )
-    int_t = jnp.int32
-    pair = (
-        jnp.einsum("sok,pk->spo", a_onehot.astype(int_t), (b.pair + 1).astype(int_t))
-        - 1
-    )
+    # Gathers, not one-hot contractions: pair[s,p,o] = b.pair[p, a.pair[s,o]].
+    a_idx = jnp.maximum(a.pair, 0).astype(jnp.int32)  # [S, o]
+    a_has = (a.pair >= 0)[:, None, :]  # [S, 1, o]
+    pair = jnp.where(a_has, jnp.swapaxes(b.pair[:, a_idx], 0, 1), -1)
     out_core = (a.out_core & a_hv[:, None])[:, None, :] | (
-        jnp.einsum("sok,pk->spo", a_onehot.astype(int_t), b_in.astype(int_t)) > 0
+        a_has & jnp.swapaxes(b_in[:, a_idx], 0, 1)
     )
-    in_core = (b.in_core & b_hv[:, None])[None, :, :] | (
-        jnp.einsum("pkj,sk->spj", b_onehot.astype(int_t), a_in.astype(int_t)) > 0
-    )
+    in_core = (b.in_core & b_hv[:, None])[None, :, :]
+    if b_onehot.shape[1]:  # rank bucket > 0
+        b_src = jnp.argmax(b_onehot, axis=1).astype(jnp.int32)  # [P, j]: its v-axis
+        in_core = in_core | (b_inv[None, :, :] & a_in[:, b_src])
     hv = either | (factor != 1)
     # --- IndexMap factors.
     sel_a = a_im | (~a_hv & jnp.all(a_paired | (size_v == 1), axis=-1))  # [S]
