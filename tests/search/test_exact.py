@@ -20,8 +20,10 @@ def _graph(inputs, outputs, edges):
 
 
 def _brute_force(g):
+    # Scalar graphs use the bitset model (equal to graphs.cost, see test_local.py).
+    price = ScalarModel(g).order_cost if g.is_scalar else None
     return min(
-        cost_of(g, list(p)).multiplications
+        price(p) if price else cost_of(g, list(p)).multiplications
         for p in itertools.permutations(g.intermediates)
     )
 
