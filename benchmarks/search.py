@@ -28,7 +28,8 @@ import graphs  # noqa: E402
 from graphs import tasks  # noqa: E402
 from graphs.elimination import build  # noqa: E402
 from search import optimize  # noqa: E402
-from search.fastcost import ScalarModel, scalar_baselines  # noqa: E402
+from search.fastbaselines import scalar_baselines  # noqa: E402
+from search.fastcost import ScalarModel  # noqa: E402
 from search.local import LocalSearch  # noqa: E402
 
 #: AlphaGrad (Lohoff and Neftci, 2024): reduction vs its best baseline, in %.

@@ -2,6 +2,7 @@
 
 from search.corpus import CorpusConfig
 from search.exact import ExactResult, ExactSearch, exact_optimum
+from search.fastbaselines import scalar_baselines
 from search.fastcost import ScalarModel, evaluator
 from search.game import GameState
 from search.learner import LearnerConfig, TrainState
@@ -40,4 +41,5 @@ __all__ = [
     "play_episodes",
     "run_mcts",
     "save_params",
+    "scalar_baselines",
 ]

@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph
-from search.fastcost import ScalarModel, bits, eliminate_step
+from search.fastcost import ScalarModel, bits, eliminate_step, neighbours_through
 
 _INF = float("inf")
 
@@ -87,7 +87,7 @@ class _CutBound:
         key = (o, x, 2)
         found = self._memo.get(key)
         if found is None:
-            found = (self.need[o] & ~_ends(o, x, self.m.pred)).bit_count()
+            found = (self.need[o] & ~neighbours_through(o, x, self.m.pred)).bit_count()
             self._memo[key] = found
         return found
 
@@ -120,29 +120,13 @@ class _CutBound:
         found = self._memo.get(key)
         if found is None:
             # The current neighbours form a cut; one of them is the minimum.
-            found = _ends(v, x, nxt).bit_count()
+            found = neighbours_through(v, x, nxt).bit_count()
             if found > 1:
                 back = self.m.succ if side == 0 else self.m.pred
                 ends = self.sources if side == 0 else self.sinks
                 found = _disjoint_paths(v, x, nxt, back, ends, found)
             self._memo[key] = found
         return max(0, found - slack)
-
-
-def _ends(u: int, x: int, nxt: list[int]) -> int:
-    """Vertices outside ``x`` one ``nxt``-step from ``u`` through ``x``."""
-    frontier, region, ends = nxt[u], 0, 0
-    while frontier:
-        ends |= frontier & ~x
-        new = frontier & x & ~region
-        region |= new
-        frontier = 0
-        rest = new
-        while rest:
-            low = rest & -rest
-            frontier |= nxt[low.bit_length() - 1]
-            rest ^= low
-    return ends
 
 
 def _disjoint_paths(

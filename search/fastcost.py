@@ -41,6 +41,25 @@ def bits(mask: int) -> list[int]:
     return out
 
 
+def neighbours_through(u: int, x: int, nxt: list[int]) -> int:
+    """Bitset of the vertices outside ``x`` one ``nxt``-step from ``u`` through ``x``.
+
+    With ``nxt`` the predecessor bitsets this is ``u``'s predecessors once the set
+    ``x`` is eliminated (edges are paths whose interior lies in ``x``).
+    """
+    frontier, region, ends = nxt[u], 0, 0
+    while frontier:
+        ends |= frontier & ~x
+        new = frontier & x & ~region
+        region |= new
+        frontier = 0
+        while new:
+            low = new & -new
+            frontier |= nxt[low.bit_length() - 1]
+            new ^= low
+    return ends
+
+
 def _has_values(partial: st.Partial) -> bool:
     return isinstance(partial, st.Structure) and partial.core is not None
 
@@ -372,94 +391,3 @@ class TensorEvaluator(OrderEvaluator):
 def evaluator(g: ElimGraph) -> OrderEvaluator:
     """The fastest exact :class:`OrderEvaluator` for ``g``."""
     return ScalarEvaluator(ScalarModel(g)) if g.is_scalar else TensorEvaluator(g)
-
-
-# ------------------------------------------------------------------- baselines
-
-
-def _ends(u: int, x: int, nxt: list[int]) -> int:
-    """Vertices outside ``x`` one ``nxt``-step from ``u`` through ``x``."""
-    frontier, region, ends = nxt[u], 0, 0
-    while frontier:
-        ends |= frontier & ~x
-        new = frontier & x & ~region
-        region |= new
-        frontier = 0
-        rest = new
-        while rest:
-            low = rest & -rest
-            frontier |= nxt[low.bit_length() - 1]
-            rest ^= low
-    return ends
-
-
-def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
-    """``graphs.baselines`` on a scalar graph, with the bitset model (same orders).
-
-    Returns:
-      ``{name: (order positions, multiplications)}`` for forward, reverse,
-      markowitz, markowitz_latest, relative_markowitz and min_fill, with the same
-      scores and tie-breaks as ``graphs.baselines``.
-    """
-    inter = list(model.intermediates)
-    pred, succ = model.pred, model.succ
-    cost = model.vertex_cost
-
-    anc, desc = model.ancestors, model.descendants
-    memo: dict[tuple[int, int, int], int] = {}
-
-    def preds(v: int, x: int) -> int:
-        key = (v, x & anc[v], 0)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = _ends(v, x, pred)
-        return found
-
-    def succs(v: int, x: int) -> int:
-        key = (v, x & desc[v], 1)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = _ends(v, x, succ)
-        return found
-
-    def counts(v: int, x: int) -> tuple[int, int]:
-        return preds(v, x).bit_count(), succs(v, x).bit_count()
-
-    def fill(v: int, x: int) -> int:
-        ps = preds(v, x)
-        return sum((ps & ~preds(s, x)).bit_count() for s in bits(succs(v, x)))
-
-    scores = {
-        "markowitz": lambda v, x: (cost(v, x), v),
-        "markowitz_latest": lambda v, x: (cost(v, x), -v),
-        "relative_markowitz": lambda v, x: (
-            cost(v, x) - sum(counts(v, x)),
-            cost(v, x),
-            v,
-        ),
-        "min_fill": lambda v, x: (fill(v, x), cost(v, x), v),
-    }
-    # Which eliminations can change a vertex's score (so the rest stay cached).
-    wide = [0] * model.n
-    for v in inter:
-        mask = model.related[v]
-        for s in bits(model.descendants[v]):
-            mask |= model.ancestors[s]
-        wide[v] = mask & model.inter_mask
-    result = {"forward": inter, "reverse": inter[::-1]}
-    for name, score in scores.items():
-        depends = wide if name == "min_fill" else model.related
-        x = 0
-        remaining = set(inter)
-        cached = {v: score(v, 0) for v in inter}
-        order = []
-        while remaining:
-            v = min(remaining, key=cached.__getitem__)
-            order.append(v)
-            remaining.discard(v)
-            x |= 1 << v
-            for u in remaining:
-                if depends[u] >> v & 1:
-                    cached[u] = score(u, x)
-        result[name] = order
-    return {name: (order, model.order_cost(order)) for name, order in result.items()}

@@ -36,7 +36,8 @@ from graphs.baselines import baselines as compute_baselines
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
 from search.exact import ExactSearch
-from search.fastcost import ScalarModel, scalar_baselines
+from search.fastbaselines import scalar_baselines
+from search.fastcost import ScalarModel
 from search.local import LocalSearch
 
 METHODS = ("baselines", "exact", "local", "mcts")

@@ -112,7 +112,7 @@ def test_greedy_randomized_is_a_permutation_and_seeded():
 
 def test_scalar_baselines_equal_graphs_baselines():
     from graphs.baselines import baselines
-    from search.fastcost import scalar_baselines
+    from search.fastbaselines import scalar_baselines
 
     graphs_checked = [
         build(random_graph(s, num_nodes=3 + s % 20, valueless=0.25)) for s in range(60)
