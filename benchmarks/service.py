@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -74,6 +75,7 @@ def start_server(data_dir: Path, sync_budget_s: float) -> tuple[subprocess.Popen
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--timeout-keep-alive", "30",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -123,13 +125,26 @@ async def hammer(
                         max(0.0, begin + i * interval - time.perf_counter())
                     )
                 start = time.perf_counter()
-                response = await make_request(http)
+                try:
+                    response = await make_request(http)
+                    errors += response.status_code >= 300
+                except httpx.HTTPError:
+                    errors += 1
                 latencies.append(time.perf_counter() - start)
-                errors += response.status_code >= 300
 
     start = time.perf_counter()
     await asyncio.gather(*(client(k, n) for k, n in enumerate(per_client)))
     return latencies, time.perf_counter() - start, errors
+
+
+def schedstat(pid: int) -> tuple[float, float]:
+    """(CPU seconds, seconds spent runnable but waiting for a CPU) of a process,
+    from Linux's /proc/PID/schedstat; zeros elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except OSError:
+        return 0.0, 0.0
+    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
 
 
 def server_buckets(url: str, route: str, method: str) -> dict[float, float]:
@@ -217,15 +232,24 @@ def main() -> None:
             hashes[name] = answer["graph_hash"]
             # Warm the server's per-document memo and the connection path.
             httpx.post(url + "/v1/orders", json=body, timeout=60)
+        time.sleep(5)  # let the workers' start-up (imports, compiles) finish
         kinds = [
             (f"POST {name}", post({"graph": doc, "include_kernel": False}))
             for name, doc in seeds.items()
         ]
-        key = hashes[f"RoeFlux_1d program ({len(roe.vertices)} vertices)"]
+        program = f"RoeFlux_1d program ({len(roe.vertices)} vertices)"
+        with_kernel = {"graph": roe_program, "include_kernel": True}
+        answer = httpx.post(url + "/v1/orders", json=with_kernel, timeout=300).json()
+        kernel_kb = len(json.dumps(answer)) / 1024
+        kinds.append(
+            (f"POST {program} + kernel ({kernel_kb:.0f} KiB)", post(with_kernel))
+        )
+        key = hashes[program]
         kinds.append(("GET /v1/orders/{hash} RoeFlux_1d", get(f"/v1/orders/{key}")))
         runs = [(kinds[0][0], kinds[0][1], rate) for rate in args.rates]
         runs += [(label, make, args.rates[0]) for label, make in kinds[1:]]
         runs += [(label, make, None) for label, make in kinds[:2]]
+        # GET rows are labelled by their route in the server histogram.
         for label, make_request, rate in runs:
             method, route = (
                 ("GET", "/v1/orders/{graph_hash}")
@@ -233,6 +257,7 @@ def main() -> None:
                 else ("POST", "/v1/orders")
             )
             before = server_buckets(url, route, method)
+            cpu0, wait0 = schedstat(proc.pid)
             # Paced rows last about 15 s; saturated rows send --requests.
             count = min(args.requests, int(rate * 15)) if rate else args.requests
             latencies, wall, errors = asyncio.run(
@@ -256,12 +281,16 @@ def main() -> None:
                 "rps": len(latencies) / wall,
             }
             after = server_buckets(url, route, method)
+            cpu1, wait1 = schedstat(proc.pid)
+            row["cpu_ms"] = (cpu1 - cpu0) / len(latencies) * 1e3
+            row["wait_ms"] = (wait1 - wait0) / len(latencies) * 1e3
             row["server_p50"] = bucket_percentile(before, after, 50) * 1e3
             row["server_p99"] = bucket_percentile(before, after, 99) * 1e3
             hit_rows.append(row)
             print(
                 f"{label:42s} {row['load']:>20s}  p50 {row['p50']:7.1f} ms  "
-                f"p99 {row['p99']:7.1f} ms (server p99 <= {row['server_p99']:g} ms)  "
+                f"p99 {row['p99']:7.1f} ms (server p99 <= {row['server_p99']:g} ms, "
+                f"cpu {row['cpu_ms']:.2f} ms, wait {row['wait_ms']:.2f} ms /req)  "
                 f"{row['rps']:5.0f} req/s  errors {errors}"
             )
 
@@ -306,14 +335,16 @@ def main() -> None:
         f"## Cache hits: {args.clients} concurrent clients",
         "",
         "| request | load | n | errors | p50 ms | p90 ms | p99 ms | max ms | req/s "
-        "| server p50 ms | server p99 ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server p50 ms | server p99 ms | server CPU ms/req | server run-queue "
+        "wait ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in hit_rows:
         lines.append(
             f"| {r['kind']} | {r['load']} | {r['n']} | {r['errors']} | {r['p50']:.1f} | "
             f"{r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | {r['rps']:.0f} | "
-            f"<= {r['server_p50']:g} | <= {r['server_p99']:g} |"
+            f"<= {r['server_p50']:g} | <= {r['server_p99']:g} | {r['cpu_ms']:.2f} | "
+            f"{r['wait_ms']:.2f} |"
         )
     lines += [
         "",
@@ -327,7 +358,9 @@ def main() -> None:
         "SQLite and answers. Requests without a kernel (`include_kernel: false`). "
         "*Server* columns come from the server's own Prometheus histogram (time "
         "inside the app, bucket upper bounds), so they leave out the client's CPU "
-        "and the sockets.",
+        "and the sockets. *CPU* and *run-queue wait* per request come from the "
+        "server process's /proc/PID/schedstat: time it ran, and time it was ready "
+        "but waited for a core (other processes on the machine).",
         "",
         "## Cold searches: latency against the requested budget",
         "",

@@ -69,7 +69,15 @@ def serve_command(
     except SettingsError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    # Keep idle connections open longer than uvicorn's 5 s default, so that
+    # clients that pause between requests do not race the server's close.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=30,
+    )
 
 
 @app.command("submit")
