@@ -72,6 +72,8 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
+                "--timeout-keep-alive",
+                "30",
             ],
             cwd=REPO,
             env=env,
