@@ -90,30 +90,46 @@ def compile_fn(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, float]
     return compiled, time.perf_counter() - start
 
 
-def time_fn(
-    compiled: Callable[..., Any], args: Sequence[Any], *, min_time: float, compile_s: float
-) -> Timing:
-    """The median of repeated timed calls (after warm-up)."""
-    jax.block_until_ready(compiled(*args))
-    jax.block_until_ready(compiled(*args))
-    # Enough calls per sample that the timer resolution does not matter.
-    start = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    one = max(time.perf_counter() - start, 1e-7)
-    per_sample = max(1, int(2e-4 / one))
-    samples = []
-    total = 0.0
-    while total < min_time or len(samples) < 15:
+def time_all(
+    compiled: dict[str, tuple[Callable[..., Any], float]],
+    args: Sequence[Any],
+    *,
+    min_time: float,
+) -> dict[str, Timing]:
+    """Medians of repeated timed calls, the functions interleaved round by round.
+
+    Interleaving makes a busy machine slow every function alike instead of
+    whichever happened to run during a spike.
+    """
+    per_sample = {}
+    for name, (fn, _) in compiled.items():
+        jax.block_until_ready(fn(*args))
+        jax.block_until_ready(fn(*args))
         start = time.perf_counter()
-        for _ in range(per_sample):
-            result = compiled(*args)
-        jax.block_until_ready(result)
-        elapsed = time.perf_counter() - start
-        samples.append(elapsed / per_sample)
-        total += elapsed
-        if len(samples) >= 2000:
+        jax.block_until_ready(fn(*args))
+        one = max(time.perf_counter() - start, 1e-7)
+        per_sample[name] = max(1, int(2e-4 / one))
+    samples: dict[str, list[float]] = {name: [] for name in compiled}
+    total = 0.0
+    while total < min_time * len(compiled) or len(samples[name]) < 15:
+        for name, (fn, _) in compiled.items():
+            start = time.perf_counter()
+            for _ in range(per_sample[name]):
+                result = fn(*args)
+            jax.block_until_ready(result)
+            elapsed = time.perf_counter() - start
+            samples[name].append(elapsed / per_sample[name])
+            total += elapsed
+        if len(samples[name]) >= 3000:
             break
-    return Timing(statistics.median(samples), compile_s, len(samples) * per_sample)
+    return {
+        name: Timing(
+            statistics.median(samples[name]),
+            compiled[name][1],
+            len(samples[name]) * per_sample[name],
+        )
+        for name in compiled
+    }
 
 
 def task_order(task_name: str, graph: graphs.Graph, orders: dict[str, list[str]]):
@@ -156,10 +172,7 @@ def run(
                     got,
                     want,
                 )
-            timings = {
-                k: time_fn(c, args, min_time=min_time, compile_s=s)
-                for k, (c, s) in compiled.items()
-            }
+            timings = time_all(compiled, args, min_time=min_time)
             row = Row(name, batch, order_name, cost, **timings)
             rows.append(row)
             print(format_row(row), flush=True)

@@ -257,6 +257,26 @@ def _concatenate(vertex, shapes, dtypes):
     return result
 
 
+def _stack(vertex, shapes, dtypes):
+    """``stack`` (jnp.stack): operand i fills index i of a new axis (a selection)."""
+    axis = vertex.param_dict["axis"]
+    out_idx = np.indices(vertex.shape).reshape(len(vertex.shape), math.prod(vertex.shape))
+    result: list[Partial | None] = []
+    for i, shape in enumerate(shapes):
+        if _differentiable(dtypes, shapes, i) and is_float(vertex.dtype):
+            inside = out_idx[axis] == i
+            coords = np.delete(out_idx, axis, axis=0)
+            if shape:
+                flat = np.ravel_multi_index(tuple(coords), tuple(shape))
+            else:
+                flat = np.zeros(out_idx.shape[1], int)
+            index = np.where(inside, flat, -1)
+            result.append(IndexMap(vertex.shape, tuple(shape), tuple(int(j) for j in index)))
+        else:
+            result.append(None)
+    return result
+
+
 def _rev(vertex, shapes, dtypes):
     if not _differentiable(dtypes, shapes, 0):
         return [None]
@@ -321,6 +341,7 @@ def _table() -> dict[str, PrimitiveRule]:
     table["slice"] = PrimitiveRule("index", _slice)
     table["concatenate"] = PrimitiveRule("index", _concatenate)
     table["rev"] = PrimitiveRule("index", _rev)
+    table["stack"] = PrimitiveRule("index", _stack)
     table["pad"] = PrimitiveRule("index", _pad)
     return table
 

@@ -232,7 +232,8 @@ def as_index_map(s: Partial) -> IndexMap:
     import numpy as np
 
     out_pos = {label: i for i, label in enumerate(s.out_labels)}
-    out_idx = np.indices(s.out_shape).reshape(len(s.out_shape), -1)
+    # (explicit element count: -1 cannot be inferred for a 0-d output)
+    out_idx = np.indices(s.out_shape).reshape(len(s.out_shape), math.prod(s.out_shape))
     in_coords = [
         out_idx[out_pos[label]] if label in out_pos else np.zeros(out_idx.shape[1], int)
         for label in s.in_labels

@@ -9,20 +9,28 @@ from interpreter.eliminate import (
     local_partials,
     partial_cores,
 )
+from interpreter.counting import count_multiplications, kernel_multiplications
+from interpreter.export import InputSpec, KernelArtifact, OutputBlock, export
 from interpreter.kernel import jac, jacobian
 from interpreter.plan import Plan, make_plan
 from interpreter.rules import evaluate
 
 __all__ = [
     "Block",
+    "InputSpec",
+    "KernelArtifact",
+    "OutputBlock",
     "Plan",
     "accumulate",
     "accumulate_blocks",
     "accumulate_structured",
+    "count_multiplications",
     "dense_block",
     "evaluate",
+    "export",
     "jac",
     "jacobian",
+    "kernel_multiplications",
     "local_partials",
     "make_plan",
     "partial_cores",

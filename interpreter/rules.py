@@ -28,14 +28,16 @@ CoreFn = Callable[[Any, dict, Sequence[jax.Array], int], jax.Array]
 
 @functools.cache
 def primitive_table() -> dict[str, Any]:
-    """Primitive name -> ``jax.extend.core.Primitive``."""
+    """Primitive name -> ``jax.extend.core.Primitive`` (and ``jax.lax``'s, e.g. ``stack``)."""
     import jax.extend.core.primitives as prims
+    from jax import lax
 
     table = {}
-    for attr in dir(prims):
-        obj = getattr(prims, attr)
-        if attr.endswith("_p") and hasattr(obj, "bind") and hasattr(obj, "name"):
-            table.setdefault(obj.name, obj)
+    for module in (prims, lax):
+        for attr in dir(module):
+            obj = getattr(module, attr)
+            if attr.endswith("_p") and hasattr(obj, "bind") and hasattr(obj, "name"):
+                table.setdefault(obj.name, obj)
     return table
 
 
