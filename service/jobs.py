@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import logging
 import uuid
@@ -57,6 +58,11 @@ class Submitted:
     include_kernel: bool
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def response_from_cached(hit: CachedOrder, *, cached: bool) -> dict[str, Any]:
     """The OrderResponse fields of a cache record (no kernel yet)."""
     return {
@@ -75,8 +81,8 @@ def response_from_cached(hit: CachedOrder, *, cached: bool) -> dict[str, Any]:
             "ccelim_version": hit.versions.ccelim,
             "jax_version": hit.versions.jax,
             "cost_model_version": hit.versions.cost_model,
-            "created_at": hit.created_at.isoformat(),
-            "updated_at": hit.updated_at.isoformat(),
+            "created_at": _utc(hit.created_at).isoformat(),
+            "updated_at": _utc(hit.updated_at).isoformat(),
         },
         "kernel": None,
         "kernel_unavailable": None,
