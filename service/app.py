@@ -130,7 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             prepared=PreparedCache(),
         )
         # Start the workers' Python and JAX now rather than on the first request.
-        warm = asyncio.gather(backend.warm_up(), kernel_backend.warm_up())
+        warm = asyncio.gather(
+            backend.warm_up(with_model=True, model_path=settings.model_path),
+            kernel_backend.warm_up(),
+        )
         warm.add_done_callback(_report_warm_up)
         try:
             yield

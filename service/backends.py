@@ -33,7 +33,7 @@ class Backend(Protocol):
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
-    async def warm_up(self) -> None: ...
+    async def warm_up(self, **kwargs: Any) -> None: ...
 
     def close(self) -> None: ...
 
@@ -70,10 +70,13 @@ class ProcessBackend:
                 "of memory)"
             ) from err
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, **kwargs: Any) -> None:
+        """Starts every worker process and runs ``service.worker.warm_up`` in it."""
         from service.worker import warm_up
 
-        await asyncio.gather(*(self.run(warm_up) for _ in range(self.max_workers)))
+        await asyncio.gather(
+            *(self.run(warm_up, **kwargs) for _ in range(self.max_workers))
+        )
 
     def close(self) -> None:
         """Stops the pool now: running searches are abandoned (their jobs are
@@ -122,7 +125,7 @@ class RayBackend:
         except ray.exceptions.RayError as err:  # crashed worker, lost node, ...
             raise WorkerDied(f"the Ray task failed: {err}") from err
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, **kwargs: Any) -> None:
         return None
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ CCELIM_DEFAULT_BUDGET_S    budget when a request gives none             ``2``
 CCELIM_MAX_BUDGET_S        largest budget a request may ask for         ``600``
 CCELIM_MAX_BODY_BYTES      largest request body                         4 MiB
 CCELIM_MAX_VERTICES        largest graph (vertices)                     ``5000``
-CCELIM_MODEL_PATH          trained network checkpoint for the search    unset
+CCELIM_MODEL_PATH          network file for the tree search             shipped
 CCELIM_SEARCH_WORKERS      search processes (process-pool backend)      cores - 1
 CCELIM_INSTANCE            this replica's name (jobs it owns)           hostname
 =========================  ===========================================  =========
@@ -51,7 +51,8 @@ class Settings:
       max_budget_s: largest budget accepted.
       max_body_bytes: largest request body accepted.
       max_vertices: largest graph accepted, in vertices.
-      model_path: checkpoint of the trained policy/value network, if any.
+      model_path: the policy/value network file (``search.load_params``); None
+        means the shipped model, when the checkout has one.
       search_workers: size of the local search process pool.
       instance: name of this replica; a restart fails the jobs it left unfinished.
       sync_grace_s: extra seconds a synchronous request waits beyond its budget

@@ -39,14 +39,20 @@ def _enable_x64() -> None:
     jax.config.update("jax_enable_x64", True)
 
 
-def warm_up() -> int:
-    """Imports the heavy modules once, so the first search does not pay for it."""
+def warm_up(*, with_model: bool = False, model_path: str | None = None) -> int:
+    """Imports the heavy modules (and loads the network when ``with_model``) once,
+    so that the first search does not pay for it. Returns the worker's pid."""
     _enable_x64()
     for name in ("search", "interpreter"):
         try:
             __import__(name)
         except ImportError:
             pass
+    if with_model:
+        try:
+            _load_model(model_path)
+        except Exception as err:  # the search reports it; warm-up must not fail
+            log.warning("could not load the model: %s", err)
     return os.getpid()
 
 
@@ -254,26 +260,26 @@ def search_task(
 
 @functools.lru_cache(maxsize=2)
 def _load_model(model_path: str | None) -> tuple[Any, str | None]:
-    """The network parameters at ``model_path`` and a checkpoint id, or (None, None).
+    """The network for the tree search, and its checkpoint id; (None, None) without.
 
-    The id is the file name plus the first 12 hex digits of its SHA-256, so that a
-    record says exactly which weights guided the search.
+    ``model_path`` None means the shipped model (``search.load_params()``'s
+    default, absent in a bare checkout). The id is the file name, the training
+    step when the file records one, and the first 12 hex digits of the file's
+    SHA-256, so that a record says exactly which weights guided its search.
     """
-    if not model_path:
-        return None, None
     import hashlib
 
     import search
 
-    loader = getattr(search, "load_params", None)
-    if loader is None:
+    params = search.load_params(model_path) if model_path else search.load_params()
+    if params is None:
         return None, None
-    params = loader(model_path)
+    path = model_path or str(getattr(search.net, "DEFAULT_MODEL_PATH", ""))
     digest = hashlib.sha256()
-    if os.path.isfile(model_path):
-        with open(model_path, "rb") as handle:
+    if path and os.path.isfile(path):
+        with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-    else:
-        digest.update(model_path.encode())
-    return params, f"{os.path.basename(model_path)}:{digest.hexdigest()[:12]}"
+    step = (getattr(params, "metadata", None) or {}).get("step")
+    name = os.path.basename(path) + (f"@{step}" if step is not None else "")
+    return params, f"{name}:{digest.hexdigest()[:12]}"

@@ -7,6 +7,7 @@ import time
 from servicekit import MINIMAL, chain_graph, renamed
 
 import graphs
+import search
 
 
 def _post(http, graph, **extra):
@@ -43,6 +44,9 @@ def test_second_post_is_a_cache_hit_with_record_metadata(http):
     assert record["cost_model_version"]
     assert record["jax_version"]
     assert record["ccelim_version"]
+    shipped = search.load_params()
+    if shipped is not None:  # the shipped network guided the search
+        assert record["model_checkpoint"].startswith("default.msgpack")
 
 
 def test_renamed_graph_hits_the_cache_in_the_callers_names(http):
