@@ -181,8 +181,8 @@ class JobManager:
             "elapsed_s": elapsed,
             "error": row.error,
             "result": json.loads(row.result_json) if row.result_json else None,
-            "created_at": row.created_at,
-            "finished_at": row.finished_at,
+            "created_at": _utc(row.created_at),
+            "finished_at": _utc(row.finished_at) if row.finished_at else None,
         }
 
     # -- running ---------------------------------------------------------------
