@@ -168,7 +168,9 @@ def run(
             if check:
                 got, want = compiled["ccelim"][0](*args), compiled["jacfwd"][0](*args)
                 jax.tree_util.tree_map(
-                    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12),
+                    lambda a, b: np.testing.assert_allclose(
+                        a, b, rtol=1e-9, atol=1e-12
+                    ),
                     got,
                     want,
                 )
@@ -197,7 +199,9 @@ def format_row(row: Row) -> str:
 
 
 def report(rows: Sequence[Row], *, min_time: float) -> str:
-    scalar = set(getattr(__import__("graphs.tasks", fromlist=["x"]), "SCALAR_TASKS", ()))
+    scalar = set(
+        getattr(__import__("graphs.tasks", fromlist=["x"]), "SCALAR_TASKS", ())
+    )
     slower = [r for r in rows if r.speedup < 1.0]
     scalar_short = [r for r in rows if r.task in scalar and r.speedup < 2.0]
     lines = [
@@ -208,9 +212,10 @@ def report(rows: Sequence[Row], *, min_time: float) -> str:
         f"jax {jax.__version__} (CPU), float64.",
         "",
         "Each entry is the median time per call of `jax.jit(jax.vmap(J))` on a batch "
-        f"(samples of at least 0.2 ms, at least {min_time:.2f} s per entry, after "
+        f"(samples of at least 0.2 ms, at least {min_time:.2f} s per function, after "
         "warm-up, `block_until_ready`); all three run in one process on the same "
-        "inputs. ccelim uses the best baseline order (its multiplication count in "
+        "inputs, their samples interleaved round by round. Machine load while it ran: "
+        f"{os.getloadavg()[0]:.1f} (1-min load average at the end). ccelim uses the best baseline order (its multiplication count in "
         "parentheses). Speed-up = min(jacfwd, jacrev) / ccelim; > 1 means ccelim "
         "is faster. Compile time is `lower().compile()` of the jitted batched function.",
         "",
@@ -219,12 +224,23 @@ def report(rows: Sequence[Row], *, min_time: float) -> str:
         "",
         "## Targets",
         "",
-        f"- Faster than the better of jacfwd/jacrev on every task and batch size: "
-        + ("**met**." if not slower else f"**not met** on {len(slower)} of {len(rows)} "
-           "entries: " + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in slower) + "."),
+        "- Faster than the better of jacfwd/jacrev on every task and batch size: "
+        + (
+            "**met**."
+            if not slower
+            else f"**not met** on {len(slower)} of {len(rows)} "
+            "entries: "
+            + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in slower)
+            + "."
+        ),
         f"- At least 2x on the scalar scientific tasks ({', '.join(sorted(scalar))}): "
-        + ("**met**." if not scalar_short else f"**not met** on "
-           + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in scalar_short) + "."),
+        + (
+            "**met**."
+            if not scalar_short
+            else "**not met** on "
+            + ", ".join(f"{r.task}@{r.batch} ({r.speedup:.2f}x)" for r in scalar_short)
+            + "."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -243,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [t for t in ns.tasks.split(",") if t]
     batches = [int(b) for b in ns.batches.split(",") if b]
     print(HEADER)
-    rows = run(names, batches, orders=orders, min_time=ns.min_time, check=not ns.no_check)
+    rows = run(
+        names, batches, orders=orders, min_time=ns.min_time, check=not ns.no_check
+    )
     text = report(rows, min_time=ns.min_time)
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
     Path(ns.out).write_text(text)

@@ -1,5 +1,6 @@
 """interpreter: elimination order -> exact JAX Jacobian kernel, and its export."""
 
+from interpreter.counting import count_multiplications, kernel_multiplications
 from interpreter.eliminate import (
     Block,
     accumulate,
@@ -9,7 +10,6 @@ from interpreter.eliminate import (
     local_partials,
     partial_cores,
 )
-from interpreter.counting import count_multiplications, kernel_multiplications
 from interpreter.export import InputSpec, KernelArtifact, OutputBlock, export
 from interpreter.kernel import jac, jacobian
 from interpreter.plan import Plan, make_plan

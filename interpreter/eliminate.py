@@ -124,7 +124,9 @@ def partial_cores(plan: Plan, leaves: dict[str, jax.Array]) -> list[jax.Array | 
     return [cores[key] for key in plan.edge_keys]
 
 
-def _eliminated(plan: Plan, cores: Sequence[jax.Array | None]) -> tuple[ElimGraph, EdgeValues]:
+def _eliminated(
+    plan: Plan, cores: Sequence[jax.Array | None]
+) -> tuple[ElimGraph, EdgeValues]:
     values = dict(zip(plan.edge_keys, cores))
     return accumulate(plan.elim, values, plan.order, dtype=plan.dtype)
 

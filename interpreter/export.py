@@ -94,7 +94,9 @@ def _arg_names(plan: Plan) -> list[str]:
     return names
 
 
-def export(graph: Graph, order: OrderSpec = "markowitz", *, batch: int | str | None = None) -> KernelArtifact:
+def export(
+    graph: Graph, order: OrderSpec = "markowitz", *, batch: int | str | None = None
+) -> KernelArtifact:
     """Packages the Jacobian kernel of ``graph`` under ``order`` for another process.
 
     Args:
@@ -142,11 +144,15 @@ def export(graph: Graph, order: OrderSpec = "markowitz", *, batch: int | str | N
         stablehlo=bytes(exported.serialize()),
         python_source=source,
         input_specs=tuple(
-            InputSpec(n, s.vertex, s.arg, shape_lead + s.shape, s.dtype, s.differentiated)
+            InputSpec(
+                n, s.vertex, s.arg, shape_lead + s.shape, s.dtype, s.differentiated
+            )
             for n, s in zip(names, plan.leaves)
         ),
         output_layout=tuple(
-            OutputBlock(b.out_index, b.out_vertex, b.in_vertex, shape_lead + b.shape, b.dtype)
+            OutputBlock(
+                b.out_index, b.out_vertex, b.in_vertex, shape_lead + b.shape, b.dtype
+            )
             for b in plan.blocks
         ),
         order=tuple(plan.elim.ids[v] for v in plan.order),

@@ -19,7 +19,11 @@ import numpy as np
 
 from graphs.errors import GraphError
 from graphs.ir import Graph
-from interpreter.eliminate import accumulate_blocks, accumulate_structured, partial_cores
+from interpreter.eliminate import (
+    accumulate_blocks,
+    accumulate_structured,
+    partial_cores,
+)
 from interpreter.plan import LeafSpec, OrderSpec, Plan, make_plan
 
 #: Counts how often a kernel body was traced (the no-retrace test reads it).
@@ -108,9 +112,7 @@ def _layout(
     return per_out[0] if len(per_out) == 1 else tuple(per_out)
 
 
-def _dense_kernel(
-    plan: Plan, out_tree: Any, argnums_tuple: bool
-) -> Callable[..., Any]:
+def _dense_kernel(plan: Plan, out_tree: Any, argnums_tuple: bool) -> Callable[..., Any]:
     def kernel(*args):
         TRACE_COUNTS[id(plan)] = TRACE_COUNTS.get(id(plan), 0) + 1
         leaves, treedefs = flatten_args(plan, args)

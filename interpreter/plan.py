@@ -176,7 +176,9 @@ def _plan(graph: Graph, order: tuple[str, ...] | str) -> Plan:
     )
 
 
-def make_plan(graph: Graph, order: OrderSpec = "markowitz", *, what: str = "plan") -> Plan:
+def make_plan(
+    graph: Graph, order: OrderSpec = "markowitz", *, what: str = "plan"
+) -> Plan:
     """The (cached) elimination plan of ``graph`` under ``order``.
 
     Args:

@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 from jax import lax
 
-_INLINE = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr"}
+_INLINE = {
+    "pjit": "jaxpr",
+    "jit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
+}
 
 
 class SourceError(ValueError):
@@ -79,7 +84,9 @@ def fmt(value: Any) -> str:
         return _fmt_array(value)
     if type(value).__name__ in ("dtype", "DType"):
         return f"jnp.dtype({np.dtype(value).name!r})"
-    raise SourceError(f"cannot write a parameter of type {type(value).__name__} as source")
+    raise SourceError(
+        f"cannot write a parameter of type {type(value).__name__} as source"
+    )
 
 
 class _Writer:
@@ -121,7 +128,9 @@ class _Writer:
                     raise SourceError(
                         f"primitive {name!r} is not available as jax.lax.{prim}"
                     )
-                params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(eqn.params.items()))
+                params = ", ".join(
+                    f"{k}={fmt(v)}" for k, v in sorted(eqn.params.items())
+                )
                 call = f"lax.{prim}.bind({', '.join(operands)}"
                 call += (", " if operands and params else "") + params + ")"
                 outs = [self.fresh() for _ in eqn.outvars]
@@ -161,7 +170,9 @@ def jaxpr_to_source(
         "",
         "",
         f"def {name}({', '.join(arg_names)}):",
-        f'    """{doc}"""' if doc else '    """Generated straight-line JAX function."""',
+        f'    """{doc}"""'
+        if doc
+        else '    """Generated straight-line JAX function."""',
     ]
     result = "(" + "".join(o + ", " for o in outs) + ")"
     footer = [f"    return {result}", "", "", f"{name}_batched = jax.vmap({name})", ""]

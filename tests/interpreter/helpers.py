@@ -14,17 +14,28 @@ ATOL = 1e-12
 
 def diff_argnums(graph: Any) -> tuple[int, ...]:
     inputs = set(graph.inputs)
-    return tuple(i for i, ids in enumerate(graph.signature) if any(v in inputs for v in ids))
+    return tuple(
+        i for i, ids in enumerate(graph.signature) if any(v in inputs for v in ids)
+    )
 
 
-def reference_blocks(f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int, ...]):
+def reference_blocks(
+    f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int, ...]
+):
     """jacfwd blocks, output-major then differentiated leaves (the plan's block order)."""
     flat_f = lambda *a: tuple(jax.tree_util.tree_leaves(f(*a)))  # noqa: E731
     jac = jax.jacfwd(flat_f, argnums=argnums)(*args)
-    return [leaf for per_out in jac for per_arg in per_out for leaf in jax.tree_util.tree_leaves(per_arg)]
+    return [
+        leaf
+        for per_out in jac
+        for per_arg in per_out
+        for leaf in jax.tree_util.tree_leaves(per_arg)
+    ]
 
 
-def assert_trees_close(got: Any, want: Any, *, rtol: float = RTOL, atol: float = ATOL) -> None:
+def assert_trees_close(
+    got: Any, want: Any, *, rtol: float = RTOL, atol: float = ATOL
+) -> None:
     got_leaves, got_tree = jax.tree_util.tree_flatten(got)
     want_leaves, want_tree = jax.tree_util.tree_flatten(want)
     assert got_tree == want_tree, f"layout differs:\n got {got_tree}\nwant {want_tree}"

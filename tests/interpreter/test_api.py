@@ -123,18 +123,24 @@ def test_pytree_graph_loaded_as_flat_leaves_per_argument():
     g = graphs.trace(f, p)
     got = interpreter.jacobian(g, "forward")(p)
     assert_trees_close(got, jax.jacfwd(f)(p))
-    assert_trees_close(interpreter.jacobian(g, "forward")(list(p)), list(jax.jacfwd(f)(p)))
+    assert_trees_close(
+        interpreter.jacobian(g, "forward")(list(p)), list(jax.jacfwd(f)(p))
+    )
 
 
 def test_wrong_shape_names_argument_expected_and_got(graph):
     kernel = interpreter.jacobian(graph, "forward")
-    with pytest.raises(graphs.GraphError, match=r"argument 1 .*expected \(4, 3\), got \(3, 4\)"):
+    with pytest.raises(
+        graphs.GraphError, match=r"argument 1 .*expected \(4, 3\), got \(3, 4\)"
+    ):
         kernel(X, W.T)
 
 
 def test_wrong_dtype_names_argument(graph):
     kernel = interpreter.jacobian(graph, "forward")
-    with pytest.raises(graphs.GraphError, match="argument 0 .*expected float64, got int32"):
+    with pytest.raises(
+        graphs.GraphError, match="argument 0 .*expected float64, got int32"
+    ):
         kernel(jnp.asarray([1, 2, 3], dtype=jnp.int32), W)
 
 
@@ -170,4 +176,21 @@ def test_every_baseline_name_is_an_order(graph):
 
 
 def test_public_api():
-    assert set(interpreter.__all__) >= {"jacobian", "jac", "export", "KernelArtifact", "Block"}
+    assert set(interpreter.__all__) >= {
+        "jacobian",
+        "jac",
+        "export",
+        "KernelArtifact",
+        "Block",
+    }
+
+
+def test_graph_loaded_from_json_takes_flat_leaves_per_argument():
+    def f(p, y):
+        return p[0] * jnp.exp(p[1]) + y
+
+    p = (jnp.ones(2), jnp.asarray([0.1, 0.2]))
+    y = jnp.asarray([3.0, 4.0])
+    loaded = graphs.load(graphs.trace(f, p, y).to_json())
+    got = interpreter.jacobian(loaded, "reverse")(p, y)
+    assert_trees_close(got, jax.jacfwd(f, argnums=(0, 1))(p, y))

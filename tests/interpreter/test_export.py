@@ -98,22 +98,32 @@ def test_exported_kernel_runs_without_ccelim(tmp_path, batch):
             continue
         graph = graphs.trace(f, *args)
         artifact = interpreter.export(graph, "markowitz", batch=batch)
-        assert artifact.multiplications == graphs.cost(graph, "markowitz").multiplications
+        assert (
+            artifact.multiplications == graphs.cost(graph, "markowitz").multiplications
+        )
         assert "ccelim" not in artifact.python_source.split('"""', 2)[2]
-        assert [s.vertex for s in artifact.input_specs] == [v for ids in graph.signature for v in ids]
+        assert [s.vertex for s in artifact.input_specs] == [
+            v for ids in graph.signature for v in ids
+        ]
         want = reference_blocks(f, args, diff_argnums(graph))
         lead = () if batch is None else (batch,)
-        assert [b.shape for b in artifact.output_layout] == [lead + w.shape for w in want]
+        assert [b.shape for b in artifact.output_layout] == [
+            lead + w.shape for w in want
+        ]
         if batch is None:
             call_args = args
         else:
             scale = jnp.asarray([1.0, 1.0 + 1e-3, 1.0 - 1e-3])
-            call_args = tuple(a[None] * scale.reshape((3,) + (1,) * a.ndim) for a in args)
+            call_args = tuple(
+                a[None] * scale.reshape((3,) + (1,) * a.ndim) for a in args
+            )
             want = [
                 jnp.stack(blocks)
                 for blocks in zip(
                     *[
-                        reference_blocks(f, [a[i] for a in call_args], diff_argnums(graph))
+                        reference_blocks(
+                            f, [a[i] for a in call_args], diff_argnums(graph)
+                        )
                         for i in range(3)
                     ]
                 )
@@ -134,7 +144,11 @@ def test_artifact_describes_inputs_and_blocks():
     assert [(b.out_vertex, b.in_vertex, b.shape) for b in art.output_layout] == [
         (graph.outputs[0], "x0", (4, 2, 3))
     ]
-    assert art.cost == art.multiplications == graphs.cost(graph, "reverse").multiplications
+    assert (
+        art.cost == art.multiplications == graphs.cost(graph, "reverse").multiplications
+    )
     exported = jax.export.deserialize(art.stablehlo)
     (block,) = exported.call(jnp.ones((4, 3)), jnp.ones((4, 2, 3)))
-    np.testing.assert_allclose(block[0], jax.jacfwd(f)(jnp.ones(3), jnp.ones((2, 3))), rtol=1e-12)
+    np.testing.assert_allclose(
+        block[0], jax.jacfwd(f)(jnp.ones(3), jnp.ones((2, 3))), rtol=1e-12
+    )

@@ -26,7 +26,10 @@ def test_scatter_by_gathers_sums_every_source():
     value = jnp.asarray([1.0, 2.0, 3.0, 4.0])
     product = st.compose(a, m, value, None, dtype=jnp.float64)
     assert product.multiplications == 0
-    assert jnp.allclose(st.to_dense(product.partial, product.value, dtype=jnp.float64), jnp.asarray([4.0, 6.0]))
+    assert jnp.allclose(
+        st.to_dense(product.partial, product.value, dtype=jnp.float64),
+        jnp.asarray([4.0, 6.0]),
+    )
 
 
 def test_small_contraction_as_broadcast_multiply_counts_the_same():
@@ -34,7 +37,13 @@ def test_small_contraction_as_broadcast_multiply_counts_the_same():
     a = st.dense((), (3,))
     b = st.dense((3,), ())
     sym = st.compose(a, b)
-    val = st.compose(a, b, jnp.asarray([1.0, 2.0, 3.0]), jnp.asarray([4.0, 5.0, 6.0]), dtype=jnp.float64)
+    val = st.compose(
+        a,
+        b,
+        jnp.asarray([1.0, 2.0, 3.0]),
+        jnp.asarray([4.0, 5.0, 6.0]),
+        dtype=jnp.float64,
+    )
     assert sym.multiplications == val.multiplications == 3
     assert float(val.value) == 32.0
 

@@ -45,7 +45,9 @@ def test_gru_cell():
 
     rng = np.random.default_rng(0)
     mats = [jnp.asarray(rng.normal(size=s)) * 0.5 for s in [(4, 3), (4, 4)] * 3]
-    check_program(gru, jnp.asarray([0.1, -0.4, 0.9]), jnp.asarray([0.2, 0.0, -0.3, 0.5]), *mats)
+    check_program(
+        gru, jnp.asarray([0.1, -0.4, 0.9]), jnp.asarray([0.2, 0.0, -0.3, 0.5]), *mats
+    )
 
 
 def test_lstm_cell():
@@ -109,4 +111,6 @@ def test_norms():
             jnp.sqrt(jnp.sum(m * m, axis=0)),
         )
 
-    check_program(f, jnp.asarray([0.5, -1.0, 2.0]), jnp.asarray([[1.0, -2.0], [0.5, 3.0]]))
+    check_program(
+        f, jnp.asarray([0.5, -1.0, 2.0]), jnp.asarray([[1.0, -2.0], [0.5, 3.0]])
+    )
