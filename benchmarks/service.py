@@ -246,6 +246,10 @@ def main() -> None:
         )
         key = hashes[program]
         kinds.append(("GET /v1/orders/{hash} RoeFlux_1d", get(f"/v1/orders/{key}")))
+        # An unreported warm-up row: connection paths, memo, worker start-up.
+        asyncio.run(
+            hammer(url, kinds[0][1], clients=args.clients, requests=300, rate=50.0)
+        )
         runs = [(kinds[0][0], kinds[0][1], rate) for rate in args.rates]
         runs += [(label, make, args.rates[0]) for label, make in kinds[1:]]
         runs += [(label, make, None) for label, make in kinds[:2]]

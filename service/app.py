@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
@@ -129,6 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             jobs=manager,
             prepared=PreparedCache(),
         )
+        # Everything imported so far (JAX and friends: ~200k objects) lives as long
+        # as the server; freezing it keeps full garbage collections (otherwise
+        # ~100 ms pauses of the event loop, the latency tail) to request garbage.
+        gc.collect()
+        gc.freeze()
         # Start the workers' Python and JAX now rather than on the first request.
         warm = asyncio.gather(
             backend.warm_up(with_model=True, model_path=settings.model_path),
