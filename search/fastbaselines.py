@@ -3,7 +3,7 @@
 The same greedy rules, scores and tie-breaks as ``graphs.baselines`` — forward,
 reverse, markowitz, markowitz_latest, relative_markowitz and min_fill — but every
 score comes from :class:`search.fastcost.ScalarModel` and is re-computed only for
-the vertices whose neighbourhoods an elimination can change. ``tests/search/
+the neighbours of the vertex eliminated (nothing else's edges change). ``tests/search/
 test_local.py`` checks that orders and costs are identical.
 """
 
@@ -58,27 +58,27 @@ def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
         ),
         "min_fill": lambda v, x: (fill(v, x), cost(v, x), v),
     }
-    # Which eliminations can change a vertex's score (so the rest stay cached).
-    wide = [0] * model.n
-    for v in inter:
-        mask = model.related[v]
-        for s in bits(model.descendants[v]):
-            mask |= model.ancestors[s]
-        wide[v] = mask & model.inter_mask
     result = {"forward": inter, "reverse": inter[::-1]}
     for name, score in scores.items():
-        depends = wide if name == "min_fill" else model.related
         x = 0
         remaining = set(inter)
         cached = {v: score(v, 0) for v in inter}
         order = []
         while remaining:
             v = min(remaining, key=cached.__getitem__)
+            # Eliminating v only changes the edges of its neighbours, so only
+            # their scores (and for min_fill, those of the other predecessors
+            # of v's successors) can change.
+            ps, ss = preds(v, x), succs(v, x)
+            touched = ps | ss
+            if name == "min_fill":
+                for s in bits(ss):
+                    touched |= preds(s, x)
             order.append(v)
             remaining.discard(v)
             x |= 1 << v
-            for u in remaining:
-                if depends[u] >> v & 1:
+            for u in bits(touched & model.inter_mask):
+                if u in remaining:
                     cached[u] = score(u, x)
         result[name] = order
     return {name: (order, model.order_cost(order)) for name, order in result.items()}

@@ -20,7 +20,14 @@ import random
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph, elimination_cost
-from search.fastcost import OrderEvaluator, ScalarModel, eliminate_step, evaluator
+from search.fastcost import (
+    OrderEvaluator,
+    ScalarModel,
+    bits,
+    eliminate_step,
+    evaluator,
+    neighbours_through,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,11 +77,14 @@ def greedy_randomized(
                 remaining,
                 key=lambda u: (cost[u] * (1 + noise * rng.random()), rng.random()),
             )
+            # Only v's neighbours get new edges, so only their costs change.
+            touched = neighbours_through(v, x, model.pred)
+            touched |= neighbours_through(v, x, model.succ)
             order.append(v)
             remaining.discard(v)
             x |= 1 << v
-            for u in remaining:
-                if model.related[u] >> v & 1:
+            for u in bits(touched & model.inter_mask):
+                if u in remaining:
                     cost[u] = model.vertex_cost(u, x)
         return order
     state = g
