@@ -1,84 +1,115 @@
-"""Baseline orders of scalar graphs with the bitset model (``graphs.baselines``, fast).
+"""Baseline orders of scalar graphs on bitsets (``graphs.baselines``, fast).
 
 The same greedy rules, scores and tie-breaks as ``graphs.baselines`` — forward,
-reverse, markowitz, markowitz_latest, relative_markowitz and min_fill — but every
-score comes from :class:`search.fastcost.ScalarModel` and is re-computed only for
-the neighbours of the vertex eliminated (nothing else's edges change). ``tests/search/
-test_local.py`` checks that orders and costs are identical.
+reverse, markowitz, markowitz_latest, relative_markowitz and min_fill — on a
+:class:`BitGraph`, the current elimination graph as predecessor / successor bitsets
+plus bitsets of the value-less edges. Eliminating ``v`` costs ``|valued P|·|valued
+S|`` and updates only ``v``'s neighbours, so only their scores are recomputed.
+``tests/search/test_local.py`` checks that orders and costs are identical.
 """
 
 from __future__ import annotations
 
-from search.fastcost import ScalarModel, bits, neighbours_through
+from collections.abc import Sequence
+
+from search.fastcost import ScalarModel, bits
+
+
+class BitGraph:
+    """A scalar elimination graph as bitsets, eliminated in place.
+
+    Attributes:
+      pred, succ: current neighbours of each position.
+      vl_in, vl_out: neighbours joined by a value-less edge (into / out of it).
+    """
+
+    def __init__(self, model: ScalarModel):
+        self.pred = list(model.pred)
+        self.succ = list(model.succ)
+        self.vl_in = list(model.vl_in)
+        self.vl_out = list(model.vl_out)
+
+    def cost(self, v: int) -> int:
+        """Multiplications of eliminating ``v`` now."""
+        vp = (self.pred[v] & ~self.vl_in[v]).bit_count()
+        return vp * (self.succ[v] & ~self.vl_out[v]).bit_count() if vp else 0
+
+    def fill(self, v: int) -> int:
+        """Edges that eliminating ``v`` now would create."""
+        ps, pred = self.pred[v], self.pred
+        return sum((ps & ~pred[s]).bit_count() for s in bits(self.succ[v]))
+
+    def eliminate(self, v: int) -> None:
+        """Eliminates ``v``: products of two value-less partials stay value-less,
+        anything added onto an existing edge has values."""
+        pred, succ, vl_in, vl_out = self.pred, self.succ, self.vl_in, self.vl_out
+        ps, ss, vps, vss = pred[v], succ[v], vl_in[v], vl_out[v]
+        keep = ~(1 << v)
+        for p in bits(ps):
+            existing = succ[p] & ss
+            succ[p] = (succ[p] & keep) | ss
+            new_vl = (vss if vps >> p & 1 else 0) & ~existing
+            vl_out[p] = (vl_out[p] & keep & ~existing) | new_vl
+        for s in bits(ss):
+            existing = pred[s] & ps
+            pred[s] = (pred[s] & keep) | ps
+            new_vl = (vps if vss >> s & 1 else 0) & ~existing
+            vl_in[s] = (vl_in[s] & keep & ~existing) | new_vl
+        pred[v] = succ[v] = vl_in[v] = vl_out[v] = 0
+
+
+def simulate(model: ScalarModel, order: Sequence[int]) -> list[int]:
+    """Per-step multiplications of ``order`` (linear in the edges touched)."""
+    g = BitGraph(model)
+    costs = []
+    for v in order:
+        costs.append(g.cost(v))
+        g.eliminate(v)
+    return costs
+
+
+def _greedy(model: ScalarModel, name: str) -> list[int]:
+    g = BitGraph(model)
+
+    def score(v: int) -> tuple:
+        if name == "markowitz":
+            return (g.cost(v), v)
+        if name == "markowitz_latest":
+            return (g.cost(v), -v)
+        if name == "relative_markowitz":
+            c = g.cost(v)
+            return (c - g.pred[v].bit_count() - g.succ[v].bit_count(), c, v)
+        return (g.fill(v), g.cost(v), v)
+
+    remaining = set(model.intermediates)
+    cached = {v: score(v) for v in remaining}
+    order = []
+    while remaining:
+        v = min(remaining, key=cached.__getitem__)
+        touched = g.pred[v] | g.succ[v]
+        if name == "min_fill":  # their predecessor sets change too
+            for s in bits(g.succ[v]):
+                touched |= g.pred[s]
+        g.eliminate(v)
+        order.append(v)
+        remaining.discard(v)
+        for u in bits(touched & model.inter_mask):
+            if u in remaining:
+                cached[u] = score(u)
+    return order
 
 
 def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
-    """``graphs.baselines`` on a scalar graph, with the bitset model (same orders).
+    """``graphs.baselines`` on a scalar graph, on bitsets (same orders and costs).
 
     Returns:
       ``{name: (order positions, multiplications)}`` for forward, reverse,
-      markowitz, markowitz_latest, relative_markowitz and min_fill, with the same
-      scores and tie-breaks as ``graphs.baselines``.
+      markowitz, markowitz_latest, relative_markowitz and min_fill.
     """
     inter = list(model.intermediates)
-    pred, succ = model.pred, model.succ
-    cost = model.vertex_cost
-
-    anc, desc = model.ancestors, model.descendants
-    memo: dict[tuple[int, int, int], int] = {}
-
-    def preds(v: int, x: int) -> int:
-        key = (v, x & anc[v], 0)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = neighbours_through(v, x, pred)
-        return found
-
-    def succs(v: int, x: int) -> int:
-        key = (v, x & desc[v], 1)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = neighbours_through(v, x, succ)
-        return found
-
-    def counts(v: int, x: int) -> tuple[int, int]:
-        return preds(v, x).bit_count(), succs(v, x).bit_count()
-
-    def fill(v: int, x: int) -> int:
-        ps = preds(v, x)
-        return sum((ps & ~preds(s, x)).bit_count() for s in bits(succs(v, x)))
-
-    scores = {
-        "markowitz": lambda v, x: (cost(v, x), v),
-        "markowitz_latest": lambda v, x: (cost(v, x), -v),
-        "relative_markowitz": lambda v, x: (
-            cost(v, x) - sum(counts(v, x)),
-            cost(v, x),
-            v,
-        ),
-        "min_fill": lambda v, x: (fill(v, x), cost(v, x), v),
+    orders = {"forward": inter, "reverse": inter[::-1]}
+    for name in ("markowitz", "markowitz_latest", "relative_markowitz", "min_fill"):
+        orders[name] = _greedy(model, name)
+    return {
+        name: (order, sum(simulate(model, order))) for name, order in orders.items()
     }
-    result = {"forward": inter, "reverse": inter[::-1]}
-    for name, score in scores.items():
-        x = 0
-        remaining = set(inter)
-        cached = {v: score(v, 0) for v in inter}
-        order = []
-        while remaining:
-            v = min(remaining, key=cached.__getitem__)
-            # Eliminating v only changes the edges of its neighbours, so only
-            # their scores (and for min_fill, those of the other predecessors
-            # of v's successors) can change.
-            ps, ss = preds(v, x), succs(v, x)
-            touched = ps | ss
-            if name == "min_fill":
-                for s in bits(ss):
-                    touched |= preds(s, x)
-            order.append(v)
-            remaining.discard(v)
-            x |= 1 << v
-            for u in bits(touched & model.inter_mask):
-                if u in remaining:
-                    cached[u] = score(u, x)
-        result[name] = order
-    return {name: (order, model.order_cost(order)) for name, order in result.items()}

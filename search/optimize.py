@@ -7,8 +7,9 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
   (scalar: at most :data:`EXACT_MAX_SCALAR` intermediates, tensor:
   :data:`EXACT_MAX_TENSOR`); it is fed the best order found so far as its upper
   bound, and when it proves optimality the run stops early with
-  ``lower_bound == cost``. Larger scalar graphs get its root lower bound only;
-  the run also stops once an order reaches it;
+  ``lower_bound == cost``. Larger scalar graphs (up to :data:`ROOT_BOUND_MAX`
+  intermediates) get its root lower bound only; the run also stops once an order
+  reaches it;
 * ``local`` — simulated annealing (``search.local``), started from the baselines:
   two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles;
@@ -43,6 +44,7 @@ from search.local import LocalSearch
 METHODS = ("baselines", "exact", "local", "mcts")
 EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
+ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
 LOCAL_FIRST_CYCLES = 20  # two annealing chunks a cycle; then one every 4 cycles
 MCTS_FIRST_CYCLE = 40
@@ -192,7 +194,7 @@ def optimize(
         limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
         if n <= limit:
             exact = ExactSearch(g, upper_order=inits[0])
-        elif g.is_scalar:
+        elif g.is_scalar and n <= ROOT_BOUND_MAX:
             # Too big to search, but the admissible bound at the root is cheap
             # and sometimes already proves a baseline optimal.
             lower_bound = ExactSearch(g, upper_order=inits[0]).lower_bound
@@ -208,7 +210,12 @@ def optimize(
         except ImportError as err:
             notes.append(f"mcts: unavailable ({err})")
     exact_chunk = 100 if g.is_scalar else 10
-    local_chunk = 1000 if g.is_scalar else 200
+    # Chunks shrink on big graphs (a move costs more there) so that the budget
+    # is checked often; they depend on the graph only, never on the clock.
+    if g.is_scalar:
+        local_chunk = max(50, min(1000, 200_000 // max(n, 1)))
+    else:
+        local_chunk = max(20, min(200, 40_000 // max(n, 1)))
     cycle = 0
     max_chunks = max_chunks if max_chunks is not None else 1 << 62
 

@@ -8,6 +8,7 @@ from searchgen import random_graph
 from graphs import tasks
 from graphs.baselines import best_baseline
 from graphs.elimination import build, cost_of
+from search.fastbaselines import simulate
 from search.fastcost import ScalarModel, TensorEvaluator
 from search.local import LocalSearch, anneal, greedy_randomized
 
@@ -21,7 +22,9 @@ def test_scalar_model_equals_graphs_cost_on_random_graphs():
             order = list(g.intermediates)
             rng.shuffle(order)
             report = cost_of(g, order)
-            assert model.order_costs(order) == [s.multiplications for s in report.steps]
+            steps = [s.multiplications for s in report.steps]
+            assert model.order_costs(order) == steps
+            assert simulate(model, order) == steps
 
 
 @pytest.mark.parametrize("name", ["RoeFlux_1d", "HumanHeartDipole", "g"])
