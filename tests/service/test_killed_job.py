@@ -40,7 +40,13 @@ def test_killed_worker_fails_the_job_and_leaves_no_record(server):
             )
             assert response.status_code == 202
             job = response.json()
-            _poll(http, job["location"], lambda s: s["state"] == "running")
+            running = _poll(
+                http,
+                job["location"],
+                lambda s: s["state"] == "running" and s["best_cost"] is not None,
+            )
+            # Progress: the best baseline is reported while the search runs.
+            assert running["elapsed_s"] >= 0 and running["result"] is None
             with engine.connect() as conn:
                 pid = conn.execute(
                     text("SELECT worker_pid FROM jobs WHERE id = :id"),
