@@ -113,3 +113,61 @@ def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
     return {
         name: (order, sum(simulate(model, order))) for name, order in orders.items()
     }
+
+
+class CheckpointEvaluator:
+    """An order evaluator for big scalar graphs: :class:`BitGraph` snapshots.
+
+    The elimination graph is stored every ``every`` steps; a move re-simulates
+    from the snapshot before its window to the window's end (steps after it keep
+    their costs: the set eliminated before them is unchanged). Its cost grows
+    with ``every`` and the window, not with the graph, unlike the path-sum
+    evaluator of ``search.fastcost``, whose walks grow with what was eliminated.
+    Same interface as ``search.fastcost.OrderEvaluator``.
+    """
+
+    def __init__(self, model: ScalarModel, *, every: int = 32):
+        self.model = model
+        self.every = every
+        self._pending = None
+
+    @staticmethod
+    def _copy(g: BitGraph) -> BitGraph:
+        new = BitGraph.__new__(BitGraph)
+        new.pred, new.succ = list(g.pred), list(g.succ)
+        new.vl_in, new.vl_out = list(g.vl_in), list(g.vl_out)
+        return new
+
+    def reset(self, order: Sequence[int]) -> None:
+        self.order = list(order)
+        g = BitGraph(self.model)
+        self.snapshots = {}
+        self.costs = []
+        for k, v in enumerate(self.order):
+            if k % self.every == 0:
+                self.snapshots[k] = self._copy(g)
+            self.costs.append(g.cost(v))
+            g.eliminate(v)
+        self.total = sum(self.costs)
+
+    def try_window(self, lo: int, segment: Sequence[int]) -> int:
+        base = lo - lo % self.every
+        g = self._copy(self.snapshots[base])
+        for v in self.order[base:lo]:
+            g.eliminate(v)
+        new, snaps = [], {}
+        for k, v in enumerate(segment):
+            if (lo + k) % self.every == 0 and k:
+                snaps[lo + k] = self._copy(g)
+            new.append(g.cost(v))
+            g.eliminate(v)
+        self._pending = (lo, list(segment), new, snaps)
+        return sum(new) - sum(self.costs[lo : lo + len(new)])
+
+    def commit(self) -> None:
+        lo, segment, new, snaps = self._pending
+        old = sum(self.costs[lo : lo + len(new)])
+        self.order[lo : lo + len(segment)] = segment
+        self.costs[lo : lo + len(new)] = new
+        self.snapshots.update(snaps)
+        self.total += sum(new) - old

@@ -397,6 +397,16 @@ class TensorEvaluator(OrderEvaluator):
         self.total += sum(new) - old
 
 
+#: Scalar graphs with more intermediates use snapshots instead of path sums.
+CHECKPOINT_FROM = 300
+
+
 def evaluator(g: ElimGraph) -> OrderEvaluator:
     """The fastest exact :class:`OrderEvaluator` for ``g``."""
-    return ScalarEvaluator(ScalarModel(g)) if g.is_scalar else TensorEvaluator(g)
+    if not g.is_scalar:
+        return TensorEvaluator(g)
+    if len(g.intermediates) > CHECKPOINT_FROM:
+        from search.fastbaselines import CheckpointEvaluator
+
+        return CheckpointEvaluator(ScalarModel(g))
+    return ScalarEvaluator(ScalarModel(g))

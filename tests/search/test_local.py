@@ -127,3 +127,26 @@ def test_scalar_baselines_equal_graphs_baselines():
             order, cost = mine[name]
             assert tuple(g.ids[v] for v in order) == ref.order
             assert cost == ref.cost
+
+
+def test_checkpoint_windows_match_a_full_recount():
+    from search.fastbaselines import CheckpointEvaluator
+
+    for seed in range(15):
+        g = build(random_graph(seed, num_nodes=40, valueless=0.2))
+        model = ScalarModel(g)
+        ev = CheckpointEvaluator(model, every=4)
+        ev.reset(list(g.intermediates))
+        rng = random.Random(seed)
+        for _ in range(30):
+            n = len(ev.order)
+            if n < 3:
+                break
+            i = rng.randrange(n - 1)
+            j = rng.randrange(i + 1, min(n, i + 9))
+            seg = ev.order[i : j + 1]
+            rng.shuffle(seg)
+            ev.try_window(i, seg)
+            if rng.random() < 0.6:
+                ev.commit()
+            assert ev.total == cost_of(g, ev.order).multiplications
