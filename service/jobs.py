@@ -56,6 +56,10 @@ class Submitted:
     time_budget_s: float
     seed: int
     include_kernel: bool
+    # Set once the job's row is written and its task runs (or submission failed).
+    started: asyncio.Event = dataclasses.field(
+        default_factory=asyncio.Event, compare=False, repr=False
+    )
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -207,19 +211,31 @@ class JobManager:
                 or graphs.isomorphic(same.prepared.graph, prepared.graph)
             )
         ):
+            await same.started.wait()
+            if same.job_id not in self._tasks and self.status(same.job_id) is None:
+                raise RuntimeError("the search job could not be recorded")
             return same
         job_id = uuid.uuid4().hex
-        await to_thread.run_sync(
-            self._insert, job_id, prepared.hash, time_budget_s, seed
-        )
         submitted = Submitted(job_id, prepared, time_budget_s, seed, include_kernel)
+        # Registered before the first await, so that concurrent identical requests
+        # join this job instead of starting their own.
         self._in_flight[prepared.hash] = submitted
+        try:
+            await to_thread.run_sync(
+                self._insert, job_id, prepared.hash, time_budget_s, seed
+            )
+        except BaseException:
+            if self._in_flight.get(prepared.hash) is submitted:
+                del self._in_flight[prepared.hash]
+            submitted.started.set()
+            raise
         self.metrics.jobs_running.inc()
         task = asyncio.create_task(
             self._run(job_id, prepared, time_budget_s, seed, include_kernel)
         )
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._forget(job_id, prepared.hash))
+        submitted.started.set()
         return submitted
 
     async def response_for(
