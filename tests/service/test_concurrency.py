@@ -12,6 +12,13 @@ from servicekit import chain_graph, renamed
 import graphs
 
 
+def _searches_done(server) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith('ccelim_searches_finished_total{outcome="done"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
 @pytest.mark.slow
 def test_fifty_concurrent_clients_get_consistent_answers(server):
     base = [chain_graph(n, prefix=f"c{n}_") for n in (4, 6, 9, 12)]
@@ -34,8 +41,11 @@ def test_fifty_concurrent_clients_get_consistent_answers(server):
                 answers.append((i, response.status_code, response.json()))
         return answers
 
+    searches_before = _searches_done(server)
     with ThreadPoolExecutor(50) as pool:
         results = [a for chunk in pool.map(client, chunks) for a in chunk]
+    # Concurrent cold requests for one graph (under either naming) share a search.
+    assert _searches_done(server) - searches_before == len(base)
     assert len(results) == 1000
     assert all(status == 200 for _, status, _ in results), {
         status for _, status, _ in results
