@@ -18,6 +18,7 @@ CCELIM_MAX_VERTICES        largest graph (vertices)                     ``5000``
 CCELIM_MODEL_PATH          network file for the tree search             shipped
 CCELIM_SEARCH_WORKERS      search processes (process-pool backend)      cores - 1
 CCELIM_INSTANCE            this replica's name (jobs it owns)           hostname
+CCELIM_SYNC_GRACE_S        extra wait of a 200 answer before a 202      ``30``
 =========================  ===========================================  =========
 """
 
