@@ -66,6 +66,15 @@ def test_cache_hit_still_brings_the_kernel(client):
     np.testing.assert_allclose(again.kernel(X, Y)[1], _blocks_of_jacfwd(X, Y)[1])
 
 
+def test_fetch_by_hash_can_bring_the_kernel(client):
+    found = client.optimize(f, X, Y, time_budget_s=0.5, include_kernel=False)
+    assert found.kernel is None and found.kernel_unavailable is None
+    fetched = client.fetch(found.graph_hash, include_kernel=True)
+    assert fetched.cost == found.cost
+    for block, want in zip(fetched.kernel(X, Y), _blocks_of_jacfwd(X, Y), strict=True):
+        np.testing.assert_allclose(block, want, rtol=1e-10, atol=1e-12)
+
+
 def test_kernel_rejects_wrong_arguments_with_the_expected_list(client):
     found = client.optimize(f, X, Y, time_budget_s=0.5)
     with pytest.raises(TypeError, match="expected 2 array arguments"):
