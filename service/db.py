@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "GraphRow", "JobRow", "OrderRow", "open_engine", "utcnow"]
@@ -123,7 +124,11 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
     if create:
-        Base.metadata.create_all(engine)
+        try:
+            Base.metadata.create_all(engine)
+        except DBAPIError:
+            # Another replica created the tables between our check and CREATE.
+            Base.metadata.create_all(engine)
     return engine
 
 
