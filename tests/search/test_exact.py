@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from searchgen import random_graph
+from tests.search.searchgen import random_graph
 
 from graphs.elimination import build, cost, cost_of
 from graphs.ir import Edge, Graph, Vertex

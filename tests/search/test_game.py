@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from gamegen import scalar_dag, tensor_dag
+from tests.search.gamegen import scalar_dag, tensor_dag
 
 import graphs
 from graphs.baselines import baselines

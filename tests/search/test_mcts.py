@@ -7,7 +7,7 @@ import itertools
 import jax
 import numpy as np
 import pytest
-from gamegen import scalar_dag
+from tests.search.gamegen import scalar_dag
 
 import graphs
 from graphs.elimination import build, cost_of

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import msgpack
 import numpy as np
 import pytest
-from gamegen import scalar_dag, tensor_dag
+from tests.search.gamegen import scalar_dag, tensor_dag
 
 from graphs.elimination import build
 from graphs.ir import Edge, Graph, Vertex

@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from searchgen import random_graph
+from tests.search.searchgen import random_graph
 
 from graphs import tasks
 from graphs.baselines import best_baseline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from servicekit import make_server
+from tests.service.servicekit import make_server
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from servicekit import MINIMAL, chain_graph, renamed
+from tests.service.servicekit import MINIMAL, chain_graph, renamed
 
 import graphs
 import search

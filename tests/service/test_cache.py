@@ -6,7 +6,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from servicekit import MINIMAL, chain_graph, renamed
+from tests.service.servicekit import MINIMAL, chain_graph, renamed
 from sqlalchemy import func, select
 
 from service.cache import (

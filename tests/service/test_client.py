@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from servicekit import MINIMAL
+from tests.service.servicekit import MINIMAL
 from typer.testing import CliRunner
 
 import graphs

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from servicekit import chain_graph, renamed
+from tests.service.servicekit import chain_graph, renamed
 
 import graphs
 

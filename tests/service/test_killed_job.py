@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from servicekit import MINIMAL, random_dag
+from tests.service.servicekit import MINIMAL, random_dag
 from sqlalchemy import create_engine, text
 
 

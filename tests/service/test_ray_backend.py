@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from servicekit import MINIMAL, make_server, random_dag
+from tests.service.servicekit import MINIMAL, make_server, random_dag
 
 pytestmark = [
     pytest.mark.slow,

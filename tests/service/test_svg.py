@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from servicekit import MINIMAL, chain_graph
+from tests.service.servicekit import MINIMAL, chain_graph
 
 import graphs
 from service.svg import MAX_DRAWN_VERTICES, order_svg
