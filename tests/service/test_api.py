@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tests.service.servicekit import MINIMAL, chain_graph, renamed
-
 import graphs
 import search
+from tests.service.servicekit import MINIMAL, chain_graph, renamed
 
 
 def _post(http, graph, **extra):

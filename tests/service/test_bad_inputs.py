@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from tests.service.servicekit import MINIMAL, chain_graph, make_server
 
 _X = {"id": "x", "op": "input", "shape": [], "dtype": "float32"}

@@ -6,7 +6,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tests.service.servicekit import MINIMAL, chain_graph, renamed
 from sqlalchemy import func, select
 
 from service.cache import (
@@ -19,6 +18,7 @@ from service.cache import (
 )
 from service.db import GraphRow, OrderRow, open_engine
 from service.intake import prepare
+from tests.service.servicekit import MINIMAL, chain_graph, renamed
 
 V1 = Versions(ccelim="0.1.0", jax="0.10.2", cost_model="1")
 

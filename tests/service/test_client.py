@@ -8,12 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tests.service.servicekit import MINIMAL
 from typer.testing import CliRunner
 
 import graphs
 from service import Client, ServiceError
 from service.cli import app
+from tests.service.servicekit import MINIMAL
 
 
 def f(x, y):

@@ -8,8 +8,9 @@ import time
 
 import httpx
 import pytest
-from tests.service.servicekit import MINIMAL, random_dag
 from sqlalchemy import create_engine, text
+
+from tests.service.servicekit import MINIMAL, random_dag
 
 
 def _poll(http, location, until, timeout_s=60.0):

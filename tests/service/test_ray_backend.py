@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from tests.service.servicekit import MINIMAL, make_server, random_dag
 
 pytestmark = [

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+
 from tests.service.servicekit import MINIMAL, make_server, random_dag
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from tests.service.servicekit import MINIMAL, chain_graph
-
 import graphs
 from service.svg import MAX_DRAWN_VERTICES, order_svg
+from tests.service.servicekit import MINIMAL, chain_graph
 
 
 def test_minimal_graph_draws_two_inputs_one_step_and_the_output():
