@@ -284,6 +284,10 @@ class SelfPlayWorker:
         """The process id (tests kill it)."""
         return os.getpid()
 
+    def node(self) -> str:
+        """The Ray node id this actor runs on ("" outside Ray)."""
+        return _node_id()
+
     def play(self, params: Any, version: int = 0) -> tuple[Samples, dict[str, Any]]:
         """Plays one batch of games.
 
@@ -374,8 +378,9 @@ def _restarted() -> bool:
     try:
         import ray
 
-        context = ray.get_runtime_context()
-        return bool(ray.is_initialized() and context.was_current_actor_reconstructed)
+        if not ray.is_initialized():  # asking the context would start Ray
+            return False
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
     except Exception:  # noqa: BLE001 - outside an actor
         return False
 

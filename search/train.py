@@ -416,9 +416,22 @@ class _Run:
         self.learner = _spawn_learner(ray, config, raw)
         self.publish()
         self.workers = _spawn_workers(ray, config, config.num_workers)
+        self.actor_nodes = self.placement()
         self.inflight: dict[Any, tuple[int, Any]] = {}
         self.t0 = time.perf_counter()
         self.log.event("start", step=self.step, config=checkpoint.config_dict(config))
+
+    def placement(self, timeout_s: float = 120.0) -> list[str]:
+        """Node ids of the self-play actors that started within ``timeout_s``.
+
+        Actors that cannot be placed yet (too few CPUs in the cluster) do not
+        stop training; their games join when Ray places them.
+        """
+        refs = [worker.node.remote() for worker in self.workers]
+        ready, pending = self.ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        if pending:
+            self.log.event("actors_pending", count=len(pending), timeout_s=timeout_s)
+        return [self.ray.get(ref) for ref in ready]
 
     def publish(self) -> None:
         """A new parameter version: one object, whose reference every game gets."""
@@ -570,6 +583,7 @@ class _Run:
             step=self.step,
             games=self.games,
             nodes=nodes,
+            actor_nodes=self.actor_nodes,
             worker_pids=self.worker_pids,
         )
         self.log.close()
