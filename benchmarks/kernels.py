@@ -283,7 +283,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     batches = [int(b) for b in ns.batches.split(",") if b]
     print(HEADER)
     rows = run(
-        names, batches, orders=orders, min_time=ns.min_time, check=not ns.no_check
+        names,
+        batches,
+        orders=orders,
+        min_time=ns.min_time,
+        check=not ns.no_check,
+        search_budget_s=ns.search_budget,
     )
     text = report(rows, min_time=ns.min_time)
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
