@@ -178,3 +178,13 @@ def test_graph_spec_of_a_task_builds_it():
     assert corpus.graph_of(spec).name == "MLP"
     with pytest.raises(ValueError, match="unknown graph source"):
         corpus.graph_of(GraphSpec("nope"))
+
+
+def test_corpus_mixes_programs_dags_and_tasks():
+    config = CorpusConfig(dag_fraction=0.4, task_fraction=0.2, max_vertices=32)
+    specs = corpus.sample_specs(np.random.default_rng(0), config, 30)
+    assert {s.source for s in specs} == {"program", "dag", "task"}
+    dag = next(s for s in specs if s.source == "dag")
+    g = corpus.graph_of(dag)
+    assert g.edges is not None  # structure-only
+    assert all(len(corpus.elim_of(s).ids) <= 32 for s in specs)
