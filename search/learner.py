@@ -6,12 +6,16 @@ value head by squared error against the scaled return-to-go of the episode. Both
 losses only look at legal actions: illegal logits are masked before the softmax,
 so padding and eliminated vertices never receive probability mass.
 
+:class:`LearnerShell` is the thin Ray actor around it (``search.train`` runs it,
+on a GPU when the cluster has one).
+
 Shape letters: ``B`` batch, ``N`` vertices (the game's bucket).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -154,10 +158,69 @@ def make_train_step(
     return jax.jit(train_step)
 
 
+class LearnerShell:
+    """The learner as an actor: holds the ``TrainState`` and runs ``train_step``."""
+
+    def __init__(
+        self,
+        *,
+        net_config: Any,
+        learner_config: LearnerConfig,
+        seed: int,
+        raw_checkpoint: dict | None = None,
+    ):
+        from search import checkpoint
+        from search.selfplay import network_fns, normal_priority
+
+        normal_priority()
+
+        init_params, apply_batch = network_fns(net_config)
+        optimizer = make_optimizer(learner_config)
+        state = init_state(init_params(seed), optimizer)
+        if raw_checkpoint is not None:
+            state, _ = checkpoint.restore(
+                raw_checkpoint, state, net_config=net_config, source="resume"
+            )
+            state = jax.device_put(state, learner_device())
+        self._state = state
+        self._train_step = make_train_step(
+            apply_batch, optimizer, value_weight=learner_config.value_weight
+        )
+
+    def train(self, samples) -> dict[str, float]:
+        """One ``train_step`` on a sampled batch; returns float metrics."""
+        batch = Batch(
+            observation=type(samples.observation)(
+                *[jnp.asarray(x) for x in samples.observation]
+            ),
+            policy_target=jnp.asarray(samples.policy_target),
+            value_target=jnp.asarray(samples.value_target),
+        )
+        self._state, metrics = self._train_step(self._state, batch)
+        out = {k: float(v) for k, v in metrics.items()}
+        out["step"] = int(self._state.step)
+        return out
+
+    def params(self) -> Any:
+        """The current parameters as host arrays."""
+        return jax.device_get(self._state.params)
+
+    def state(self) -> Any:
+        """The whole ``TrainState`` as host arrays (for checkpoints)."""
+        return jax.device_get(self._state)
+
+    def step(self) -> int:
+        return int(self._state.step)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
 __all__ = [
     "ApplyFn",
     "Batch",
     "LearnerConfig",
+    "LearnerShell",
     "TrainState",
     "init_state",
     "learner_device",

@@ -28,7 +28,7 @@ import numpy as np
 
 from search import checkpoint
 from search.corpus import CorpusConfig, validation_score, validation_specs
-from search.learner import LearnerConfig
+from search.learner import LearnerConfig, LearnerShell
 from search.selfplay import ReplayBuffer, SelfPlayConfig, SelfPlayWorker
 
 #: Consecutive failed self-play batches (or learner deaths) before giving up.
@@ -152,74 +152,6 @@ class TrainResult:
     learner_restarts: int
     lost_steps: int
     nodes: tuple[str, ...]
-
-
-class LearnerShell:
-    """The learner as an actor: holds the ``TrainState`` and runs ``train_step``."""
-
-    def __init__(
-        self,
-        *,
-        net_config: Any,
-        learner_config: LearnerConfig,
-        seed: int,
-        raw_checkpoint: dict | None = None,
-    ):
-        import jax
-
-        from search import learner as lrn
-        from search.selfplay import network_fns, normal_priority
-
-        normal_priority()
-
-        init_params, apply_batch = network_fns(net_config)
-        optimizer = lrn.make_optimizer(learner_config)
-        state = lrn.init_state(init_params(seed), optimizer)
-        if raw_checkpoint is not None:
-            state, _ = checkpoint.restore(
-                raw_checkpoint, state, net_config=net_config, source="resume"
-            )
-            state = jax.device_put(state, lrn.learner_device())
-        self._state = state
-        self._train_step = lrn.make_train_step(
-            apply_batch, optimizer, value_weight=learner_config.value_weight
-        )
-
-    def train(self, samples) -> dict[str, float]:
-        """One ``train_step`` on a sampled batch; returns float metrics."""
-        import jax.numpy as jnp
-
-        from search.learner import Batch
-
-        batch = Batch(
-            observation=type(samples.observation)(
-                *[jnp.asarray(x) for x in samples.observation]
-            ),
-            policy_target=jnp.asarray(samples.policy_target),
-            value_target=jnp.asarray(samples.value_target),
-        )
-        self._state, metrics = self._train_step(self._state, batch)
-        out = {k: float(v) for k, v in metrics.items()}
-        out["step"] = int(self._state.step)
-        return out
-
-    def params(self) -> Any:
-        """The current parameters as host arrays."""
-        import jax
-
-        return jax.device_get(self._state.params)
-
-    def state(self) -> Any:
-        """The whole ``TrainState`` as host arrays (for checkpoints)."""
-        import jax
-
-        return jax.device_get(self._state)
-
-    def step(self) -> int:
-        return int(self._state.step)
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def _connect(address: str | None, num_workers: int) -> bool:
