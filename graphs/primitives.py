@@ -93,44 +93,34 @@ def _dot_general(vertex, shapes, dtypes):
     out_lf = list(range(len(lb), len(lb) + len(lf)))
     out_rf = list(range(len(lb) + len(lf), len(lb) + len(lf) + len(rf)))
     n_out = len(vertex.shape)
+    out_free = (out_lf, out_rf)
+    sides = ((lhs, lc, lb, lf), (rhs, rc, rb, rf))
     result: list[Partial | None] = [None, None]
-    if _differentiable(dtypes, shapes, 0) and is_float(vertex.dtype):
-        # d y / d lhs: pairs batch and lhs-free axes; core = rhs (its own axis order).
-        out_labels = tuple(range(n_out))
-        in_labels = [0] * len(lhs)
-        for k, ax in enumerate(lb):
+    for i in (0, 1):
+        if not (_differentiable(dtypes, shapes, i) and is_float(vertex.dtype)):
+            continue
+        # d y / d operand i: its batch and free axes pair with the output's; its
+        # contracting axes are free; the core is the other operand, in that
+        # operand's own axis order.
+        shape, contract, batch, free = sides[i]
+        other, other_contract, other_batch, other_free = sides[1 - i]
+        in_labels = [0] * len(shape)
+        for k, ax in enumerate(batch):
             in_labels[ax] = out_batch[k]
-        for k, ax in enumerate(lf):
-            in_labels[ax] = out_lf[k]
-        contract_labels = {ax: n_out + k for k, ax in enumerate(lc)}
-        for ax, label in contract_labels.items():
-            in_labels[ax] = label
-        core = [0] * len(rhs) if rhs is not None else []
-        for k, ax in enumerate(rb):
+        for k, ax in enumerate(free):
+            in_labels[ax] = out_free[i][k]
+        for k, ax in enumerate(contract):
+            in_labels[ax] = n_out + k
+        core = [0] * len(other)
+        for k, ax in enumerate(other_batch):
             core[ax] = out_batch[k]
-        for k, ax in enumerate(rc):
-            core[ax] = contract_labels[lc[k]]
-        for k, ax in enumerate(rf):
-            core[ax] = out_rf[k]
-        result[0] = Structure(vertex.shape, tuple(lhs), out_labels, tuple(in_labels), tuple(core))
-    if _differentiable(dtypes, shapes, 1) and is_float(vertex.dtype):
-        out_labels = tuple(range(n_out))
-        in_labels = [0] * len(rhs)
-        for k, ax in enumerate(rb):
-            in_labels[ax] = out_batch[k]
-        for k, ax in enumerate(rf):
-            in_labels[ax] = out_rf[k]
-        contract_labels = {ax: n_out + k for k, ax in enumerate(rc)}
-        for ax, label in contract_labels.items():
-            in_labels[ax] = label
-        core = [0] * len(lhs) if lhs is not None else []
-        for k, ax in enumerate(lb):
-            core[ax] = out_batch[k]
-        for k, ax in enumerate(lc):
-            core[ax] = contract_labels[rc[k]]
-        for k, ax in enumerate(lf):
-            core[ax] = out_lf[k]
-        result[1] = Structure(vertex.shape, tuple(rhs), out_labels, tuple(in_labels), tuple(core))
+        for k, ax in enumerate(other_contract):
+            core[ax] = n_out + k
+        for k, ax in enumerate(other_free):
+            core[ax] = out_free[1 - i][k]
+        result[i] = Structure(
+            vertex.shape, tuple(shape), tuple(range(n_out)), tuple(in_labels), tuple(core)
+        )
     return result
 
 
