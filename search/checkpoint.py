@@ -34,15 +34,16 @@ class CheckpointError(ValueError):
 
 def versions() -> dict[str, str]:
     """Versions of the libraries whose numerics a checkpoint depends on."""
-    import haiku
     import jaxlib
     import optax
+
+    from search.net import HAIKU_VERSION
 
     return {
         "python": sys.version.split()[0],
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
-        "haiku": haiku.__version__,
+        "haiku": HAIKU_VERSION,
         "optax": optax.__version__,
         "numpy": np.__version__,
     }

@@ -33,6 +33,8 @@ from search.game import GameState
 #: Where the shipped model lives; :func:`load_params` returns ``None`` if absent.
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "default.msgpack"
 FORMAT = "ccelim.net/1"
+#: The Haiku version, for checkpoint metadata (only this module imports Haiku).
+HAIKU_VERSION: str = hk.__version__
 NUM_FEATURES = 22
 
 Params = Any  # a Haiku parameter mapping
