@@ -116,24 +116,26 @@ _ARRAY_OPS: dict[str, dict[str, int]] = {
 }
 
 
+def count_primitives(jaxpr: Any) -> int:
+    """Primitive equations of a jaxpr, call wrappers (jit, custom_jvp) inlined."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        bodies = [
+            p.jaxpr if hasattr(p, "jaxpr") else p
+            for p in eqn.params.values()
+            if hasattr(p, "jaxpr") or hasattr(p, "eqns")
+        ]
+        total += sum(count_primitives(b) for b in bodies) if bodies else 1
+    return total
+
+
 @functools.lru_cache(maxsize=4096)
 def _num_primitives(op: str, shapes: tuple[Shape, ...], params: tuple) -> int:
     """Primitives that one step emits, call wrappers (jit, custom_jvp) inlined."""
 
-    def count(jaxpr) -> int:
-        total = 0
-        for eqn in jaxpr.eqns:
-            bodies = [
-                p.jaxpr if hasattr(p, "jaxpr") else p
-                for p in eqn.params.values()
-                if hasattr(p, "jaxpr") or hasattr(p, "eqns")
-            ]
-            total += sum(count(b) for b in bodies) if bodies else 1
-        return total
-
     avals = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
     fn = _FNS[op]
-    return count(jax.make_jaxpr(lambda *xs: fn(*xs, *params))(*avals).jaxpr)
+    return count_primitives(jax.make_jaxpr(lambda *xs: fn(*xs, *params))(*avals).jaxpr)
 
 
 class _Pool:

@@ -5,24 +5,11 @@ import numpy as np
 import pytest
 
 import graphs
-from graphs.random_programs import KINDS, random_dag, random_program
+from graphs.random_programs import KINDS, count_primitives, random_dag, random_program
 
 
 def _primitives(fn, args) -> int:
-    """Primitive equations with call wrappers (jit, custom_jvp) inlined."""
-
-    def count(jaxpr) -> int:
-        total = 0
-        for eqn in jaxpr.eqns:
-            bodies = [
-                p.jaxpr if hasattr(p, "jaxpr") else p
-                for p in eqn.params.values()
-                if hasattr(p, "jaxpr") or hasattr(p, "eqns")
-            ]
-            total += sum(count(b) for b in bodies) if bodies else 1
-        return total
-
-    return count(jax.make_jaxpr(fn)(*args).jaxpr)
+    return count_primitives(jax.make_jaxpr(fn)(*args).jaxpr)
 
 
 def _all_finite(tree) -> bool:

@@ -11,6 +11,7 @@ import pytest
 import graphs
 from graphs import tasks
 from graphs.elimination import SINK_SUFFIX
+from graphs.random_programs import count_primitives
 from graphs.tasks.fluids import GAMMA, roe_flux_1d, roe_flux_3d
 
 NAMES = [
@@ -30,19 +31,6 @@ NAMES = [
 @functools.cache
 def _elim(name: str) -> graphs.ElimGraph:
     return graphs.build(tasks.get(name).graph())
-
-
-def _count_primitives(jaxpr) -> int:
-    """Primitive equations with call-like wrappers (jit, custom_jvp) inlined."""
-    count = 0
-    for eqn in jaxpr.eqns:
-        bodies = [
-            p.jaxpr if hasattr(p, "jaxpr") else p
-            for p in eqn.params.values()
-            if hasattr(p, "jaxpr") or hasattr(p, "eqns")
-        ]
-        count += sum(_count_primitives(b) for b in bodies) if bodies else 1
-    return count
 
 
 def _maybe_jit(task, fn):
@@ -136,8 +124,8 @@ def test_graph_sizes_are_in_the_expected_ranges(name, low, high):
 
 def test_f_has_70_to_90_primitives_and_g_about_100():
     f, g = tasks.get("f"), tasks.get("g")
-    assert _count_primitives(jax.make_jaxpr(f.fn)(*f.args).jaxpr) == 80
-    assert _count_primitives(jax.make_jaxpr(g.fn)(*g.args).jaxpr) == 99
+    assert count_primitives(jax.make_jaxpr(f.fn)(*f.args).jaxpr) == 80
+    assert count_primitives(jax.make_jaxpr(g.fn)(*g.args).jaxpr) == 99
     assert len(g()) == 20
 
 
