@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from graphs.elimination import ElimGraph, build, cost_of, eliminate, elimination_cost
+from graphs.elimination import (
+    ElimGraph,
+    build,
+    cost_of,
+    eliminate,
+    elimination_cost,
+    resolve_order,
+)
+from graphs.errors import GraphError
 from graphs.ir import Graph
 
 #: ``score(graph, v) -> sortable``; the greedy eliminates the lowest score first.
@@ -93,3 +101,23 @@ def best_baseline(graph: Graph | ElimGraph) -> tuple[str, Baseline]:
     found = baselines(graph)
     name = min(found, key=lambda k: found[k].cost)
     return name, found[name]
+
+
+def order_positions(g: ElimGraph, order: str | Sequence[str]) -> list[int]:
+    """Positions of an order given as ids, ``"forward"``, ``"reverse"`` or a baseline name.
+
+    A greedy baseline name runs only that greedy, not every baseline.
+
+    Raises:
+      GraphError: for an unknown name, or ids that are not a permutation of the
+        intermediates (see ``graphs.elimination.resolve_order``).
+    """
+    if isinstance(order, str) and order not in ("forward", "reverse"):
+        if order not in GREEDY:
+            raise GraphError(
+                f"unknown order {order!r}; use a list of ids or one of "
+                f"{sorted(['forward', 'reverse', *GREEDY])}",
+                path="order",
+            )
+        return greedy_order(g, GREEDY[order])
+    return resolve_order(g, order)

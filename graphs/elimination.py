@@ -354,19 +354,10 @@ def cost(graph: Graph | ElimGraph, order: str | Sequence[str]) -> CostReport:
       >>> graphs.cost(g, ["v"]).multiplications
       1
     """
-    g = graph if isinstance(graph, ElimGraph) else build(graph)
-    if isinstance(order, str) and order not in ("forward", "reverse"):
-        from graphs.baselines import baselines
+    from graphs.baselines import order_positions
 
-        found = baselines(g)
-        if order not in found:
-            raise GraphError(
-                f"unknown order {order!r}; use a list of ids or one of "
-                f"{sorted(found)}",
-                path="order",
-            )
-        order = list(found[order].order)
-    return cost_of(g, resolve_order(g, order))
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    return cost_of(g, order_positions(g, order))
 
 
 def structure_only(graph: Graph) -> Graph:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from graphs.baselines import GREEDY, baselines, greedy_order
-from graphs.elimination import CostReport, ElimGraph, build, cost_of, resolve_order
+from graphs.baselines import order_positions
+from graphs.elimination import CostReport, ElimGraph, build, cost_of
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph
 from graphs.primitives import is_float
@@ -102,22 +102,6 @@ def require_program(graph: Graph, *, what: str) -> None:
         )
 
 
-def resolve(elim: ElimGraph, order: OrderSpec) -> list[int]:
-    """Positions of ``order``: ids, ``"forward"``, ``"reverse"`` or a baseline name."""
-    if isinstance(order, str) and order not in ("forward", "reverse"):
-        if order in GREEDY:
-            return greedy_order(elim, GREEDY[order])
-        found = baselines(elim)
-        if order not in found:
-            raise GraphError(
-                f"unknown order {order!r}; give a list of intermediate ids or one of "
-                f"{sorted(found)}",
-                path="order",
-            )
-        order = list(found[order].order)
-    return resolve_order(elim, order)
-
-
 def _signature(graph: Graph) -> tuple[tuple[str, ...], ...]:
     if graph.signature:
         return graph.signature
@@ -142,7 +126,7 @@ def _eliminate_all(elim: ElimGraph, order: Sequence[int]) -> ElimGraph:
 @functools.lru_cache(maxsize=256)
 def _plan(graph: Graph, order: tuple[str, ...] | str) -> Plan:
     elim = build(graph)
-    positions = resolve(elim, order if isinstance(order, str) else list(order))
+    positions = order_positions(elim, order if isinstance(order, str) else list(order))
     final = _eliminate_all(elim, positions)
     report = cost_of(elim, positions)
     signature = _signature(graph)

@@ -5,16 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from graphs.tasks import SCALAR_TASKS
 from service.cli import app
-
-SCALAR_TASKS = [
-    "RoeFlux_1d",
-    "RobotArm_6DOF",
-    "HumanHeartDipole",
-    "PropaneCombustion",
-    "BlackScholes_Jacobian",
-    "g",
-]
 
 runner = CliRunner()
 
