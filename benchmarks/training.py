@@ -37,7 +37,7 @@ from search.exact import exact_optimum  # noqa: E402
 from search.mcts import Player  # noqa: E402
 from search.net import DEFAULT_MODEL_PATH, load_params  # noqa: E402
 from search.selfplay import evaluate_costs  # noqa: E402
-from search.train import TrainConfig, config_from_dict  # noqa: E402
+from search.trainconfig import TrainConfig, config_from_dict  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training.md"
 
@@ -46,10 +46,10 @@ def throughput(config: TrainConfig, params, num_workers: int, seconds: float) ->
     """Games/s and simulations/s of ``num_workers`` self-play actors."""
     import ray
 
-    from search.train import _spawn_workers
+    from search.cluster import spawn_workers
 
     config = dataclasses.replace(config, num_workers=num_workers)
-    workers = _spawn_workers(ray, config, num_workers)
+    workers = spawn_workers(ray, config, num_workers)
     params_ref = ray.put(params)  # one object for every call
     # warm-up: every actor compiles its search and plays one batch
     ray.get([w.play.options(num_returns=2).remote(params_ref, 0)[1] for w in workers])

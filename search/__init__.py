@@ -11,7 +11,8 @@ from search.mcts import EpisodeBatch, MCTSResult, play_episodes, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
 from search.selfplay import ReplayBuffer, SelfPlayConfig
-from search.train import TrainConfig, TrainResult
+from search.train import TrainResult
+from search.trainconfig import TrainConfig
 
 __all__ = [
     "CorpusConfig",

@@ -14,12 +14,9 @@ loses at most the steps since then.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import os
 import time
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,103 +24,14 @@ from typing import Any
 import numpy as np
 
 from search import checkpoint
-from search.corpus import CorpusConfig, validation_score, validation_specs
-from search.learner import LearnerConfig, LearnerShell
-from search.selfplay import ReplayBuffer, SelfPlayConfig, SelfPlayWorker
+from search.cluster import connect, spawn_learner, spawn_workers
+from search.corpus import validation_score, validation_specs
+from search.runlog import RunLog, hardware
+from search.selfplay import ReplayBuffer
+from search.trainconfig import TrainConfig
 
 #: Consecutive failed self-play batches (or learner deaths) before giving up.
 MAX_FAILURES = 20
-
-LOG_FIELDS = (
-    "step",
-    "elapsed_s",
-    "loss",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "target_entropy",
-    "kl",
-    "grad_norm",
-    "games",
-    "games_per_s",
-    "simulations_per_s",
-    "positions",
-    "selfplay_cost_ratio",
-    "validation_score",
-    "param_version",
-    "worker_restarts",
-    "learner_restarts",
-)
-
-
-def _default_net_config():
-    from search.net import NetConfig
-
-    return NetConfig()
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    """A training run.
-
-    Attributes:
-      steps: learner steps in total (a resumed run continues up to this).
-      batch_size: positions per learner step.
-      num_workers: self-play actors.
-      publish_every: learner steps between parameter versions (K).
-      checkpoint_every: learner steps between checkpoints.
-      validate_every: learner steps between validation scores (also measured at
-        the last step); checkpoints carry the newest score and its step.
-      min_replay: positions in the buffer before the first step.
-      replay_capacity: positions kept per bucket.
-      max_replay_ratio: at most this many sampled positions per self-played
-        position; the learner waits for new games beyond it.
-      validation_simulations: MCTS simulations per move for the validation score.
-      max_time_s: stop (with a checkpoint and a validation score) after this many
-        seconds of this call; 0 means no limit.
-      seed: base seed of corpus sampling, MCTS and initialisation.
-      learner, selfplay, net: the parts' configurations.
-    """
-
-    steps: int = 1000
-    batch_size: int = 64
-    num_workers: int = 2
-    publish_every: int = 5
-    checkpoint_every: int = 10
-    validate_every: int = 50
-    min_replay: int = 128
-    replay_capacity: int = 20_000
-    max_replay_ratio: float = 8.0
-    validation_simulations: int = 8
-    max_time_s: float = 0.0
-    seed: int = 0
-    learner: LearnerConfig = dataclasses.field(default_factory=LearnerConfig)
-    selfplay: SelfPlayConfig = dataclasses.field(default_factory=SelfPlayConfig)
-    net: Any = dataclasses.field(default_factory=_default_net_config)
-
-
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuilds a (nested) frozen config dataclass from its ``asdict`` form."""
-    if cls is Any:
-        from search.net import NetConfig
-
-        cls = NetConfig
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for field in dataclasses.fields(cls):
-        if field.name not in data:
-            continue
-        value, hint = data[field.name], hints[field.name]
-        if field.name == "net" and cls is TrainConfig:
-            from search.net import NetConfig
-
-            hint = NetConfig
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = config_from_dict(hint, value)
-        elif isinstance(value, list):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        kwargs[field.name] = value
-    return cls(**kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,109 +60,6 @@ class TrainResult:
     learner_restarts: int
     lost_steps: int
     nodes: tuple[str, ...]
-
-
-def _connect(address: str | None, num_workers: int) -> bool:
-    """Connects to (or starts) Ray; returns whether this call started it."""
-    import ray
-
-    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
-    if ray.is_initialized():
-        return False
-    if address in (None, "", "local"):
-        ray.init(
-            num_cpus=max(num_workers, 1),
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    else:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    return True
-
-
-def _actor_env() -> dict[str, str]:
-    """Environment of the actors: one XLA thread each, so that self-play actors
-    scale with cores instead of fighting over them, and a persistent compilation
-    cache, so that restarted and resumed actors skip recompiling the search."""
-    cache = os.environ.get(
-        "JAX_COMPILATION_CACHE_DIR",
-        str(Path.home() / ".cache" / "ccelim" / "jax-compilation-cache"),
-    )
-    return {
-        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
-        "intra_op_parallelism_threads=1",
-        "JAX_COMPILATION_CACHE_DIR": cache,
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "1",
-        "RAY_DISABLE_USAGE_STATS": "1",
-    }
-
-
-def _spawn_workers(ray, config: TrainConfig, count: int, first: int = 0):
-    # Ray restarts a dead actor and retries its pending calls on the new process
-    # (a batch of games is safe to replay); the loop sees the restart as a new pid.
-    actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(SelfPlayWorker)
-    return [
-        actor.options(
-            scheduling_strategy="SPREAD", runtime_env={"env_vars": _actor_env()}
-        ).remote(
-            net_config=config.net,
-            config=config.selfplay,
-            seed=config.seed,
-            index=first + i,
-        )
-        for i in range(count)
-    ]
-
-
-def _spawn_learner(ray, config: TrainConfig, raw: dict | None):
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    actor = ray.remote(num_cpus=0, num_gpus=gpus, max_restarts=0)(LearnerShell)
-    env = {k: v for k, v in _actor_env().items() if k != "XLA_FLAGS"}
-    return actor.options(runtime_env={"env_vars": env}).remote(
-        net_config=config.net,
-        learner_config=config.learner,
-        seed=config.seed,
-        raw_checkpoint=raw,
-    )
-
-
-class _Log:
-    """CSV (one row per step) and JSON-lines (events) logs of a run directory."""
-
-    def __init__(self, out_dir: Path):
-        self.csv_path = out_dir / "log.csv"
-        self.events_path = out_dir / "events.jsonl"
-        fresh = not self.csv_path.exists()
-        self._csv = open(self.csv_path, "a", newline="")  # noqa: SIM115
-        self._writer = csv.DictWriter(self._csv, LOG_FIELDS, extrasaction="ignore")
-        if fresh:
-            self._writer.writeheader()
-
-    def row(self, values: dict[str, Any]) -> None:
-        self._writer.writerow(values)
-        self._csv.flush()
-
-    def event(self, kind: str, **fields: Any) -> None:
-        with open(self.events_path, "a") as handle:
-            record = {"time": time.time(), "event": kind, **fields}
-            handle.write(json.dumps(record, default=str) + "\n")
-
-    def close(self) -> None:
-        self._csv.close()
-
-
-def _hardware() -> dict[str, Any]:
-    import platform
-
-    import jax
-
-    return {
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "jax_backend": jax.default_backend(),
-    }
 
 
 def train(
@@ -294,7 +99,7 @@ def train(
             f"{out} to continue that run, or choose an empty --out directory"
         )
     raw = checkpoint.read(last) if (resume and last is not None) else None
-    started = _connect(address, config.num_workers)
+    started = connect(address, config.num_workers)
     try:
         run = _Run(config, out, raw, metadata or {}, progress_fn, callback)
         try:
@@ -320,7 +125,7 @@ class _Run:
         self.metadata = metadata
         self.progress_fn = progress_fn
         self.callback = callback
-        self.log = _Log(out)
+        self.log = RunLog(out)
         self.specs = list(validation_specs(config.selfplay.corpus))
         self.step = self.start_step = int(raw["metadata"]["step"]) if raw else 0
         self.checkpoint_step = self.step
@@ -345,9 +150,9 @@ class _Run:
         self.buffer = ray.remote(num_cpus=0)(ReplayBuffer).remote(
             capacity=config.replay_capacity, seed=config.seed
         )
-        self.learner = _spawn_learner(ray, config, raw)
+        self.learner = spawn_learner(ray, config, raw)
         self.publish()
-        self.workers = _spawn_workers(ray, config, config.num_workers)
+        self.workers = spawn_workers(ray, config, config.num_workers)
         self.actor_nodes = self.placement()
         self.inflight: dict[Any, tuple[int, Any]] = {}
         self.t0 = time.perf_counter()
@@ -434,7 +239,7 @@ class _Run:
                 )
                 last = checkpoint.latest(self.out)
                 raw = checkpoint.read(last) if last is not None else None
-                self.learner = _spawn_learner(ray, self.config, raw)
+                self.learner = spawn_learner(ray, self.config, raw)
                 self.step = self.checkpoint_step
                 self.publish()
                 if method == "train":
@@ -474,7 +279,7 @@ class _Run:
             elapsed_s=time.perf_counter() - self.t0,
             total_games=self.prior_games + self.games,
             total_elapsed_s=self.prior_elapsed + time.perf_counter() - self.t0,
-            hardware=_hardware(),
+            hardware=hardware(),
         )
         path = checkpoint.save(
             self.out, state, net_config=self.config.net, metadata=meta
@@ -565,74 +370,4 @@ class _Run:
             self.callback(StepEvent(self.step, metrics, self.workers, self.learner))
 
 
-def resume_config(out_dir: str | os.PathLike, **overrides: Any) -> TrainConfig:
-    """The configuration stored in a run's newest checkpoint, with ``overrides``.
-
-    Raises:
-      FileNotFoundError: when the directory holds no checkpoint.
-    """
-    last = checkpoint.latest(out_dir)
-    if last is None:
-        raise FileNotFoundError(
-            f"no checkpoint (ckpt_<step>.msgpack) in {out_dir}; "
-            "start a run with --out first"
-        )
-    stored = checkpoint.read_metadata(last)["train_config"]
-    config = config_from_dict(TrainConfig, stored)
-    return dataclasses.replace(config, **overrides)
-
-
-def export_model(
-    checkpoint_path: str | os.PathLike,
-    model_path: str | os.PathLike,
-    *,
-    metadata: dict[str, Any] | None = None,
-) -> Path:
-    """Writes a checkpoint's parameters as a ``search.net`` model file.
-
-    The model file (what ``search.net.load_params`` reads, e.g. the shipped
-    ``search/models/default.msgpack``) keeps the network config and the run's
-    metadata: step, validation score, command, hardware, time and versions, plus
-    ``metadata`` (JSON-able) when given.
-    """
-    from search.net import NetConfig, save_params
-    from search.selfplay import network_fns
-
-    raw = checkpoint.read(checkpoint_path)
-    meta = raw["metadata"]
-    net_config = config_from_dict(NetConfig, meta["net_config"])
-    init_params, _ = network_fns(net_config)
-    params = checkpoint.decode_tree(
-        raw["params"], init_params(0), what=f"{checkpoint_path} params"
-    )
-    keep = (
-        "step",
-        "validation_score",
-        "validation_simulations",
-        "command",
-        "hardware",
-        "elapsed_s",
-        "games",
-        "total_elapsed_s",
-        "total_games",
-        "versions",
-        "train_config",
-    )
-    info = {k: meta[k] for k in keep if k in meta}
-    info["checkpoint"] = Path(checkpoint_path).name
-    info.update(metadata or {})
-    return save_params(model_path, params, net_config, metadata=info)
-
-
-__all__ = [
-    "LOG_FIELDS",
-    "CorpusConfig",
-    "LearnerShell",
-    "StepEvent",
-    "TrainConfig",
-    "TrainResult",
-    "config_from_dict",
-    "export_model",
-    "resume_config",
-    "train",
-]
+__all__ = ["MAX_FAILURES", "StepEvent", "TrainResult", "train"]

@@ -49,19 +49,21 @@ def train_command(
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
 ) -> None:
     """Train the policy/value network by self-play (Ray actors + learner)."""
-    from search import train as training
+    from search.export import export_model
+    from search.train import train
+    from search.trainconfig import TrainConfig, resume_config
 
     if (out is None) == (resume is None):
         raise typer.BadParameter("give exactly one of --out DIR or --resume DIR")
     if resume is not None:
         try:
-            config = training.resume_config(resume, num_workers=workers)
+            config = resume_config(resume, num_workers=workers)
         except FileNotFoundError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from err
         run_dir = resume
     else:
-        config = training.TrainConfig(num_workers=workers, seed=seed)
+        config = TrainConfig(num_workers=workers, seed=seed)
         run_dir = out
     config = _with_overrides(
         config,
@@ -97,7 +99,7 @@ def train_command(
         )
 
     try:
-        result = training.train(
+        result = train(
             config,
             out_dir=run_dir,
             resume=resume is not None,
@@ -120,7 +122,7 @@ def train_command(
         f"checkpoint {result.checkpoint}; log {Path(run_dir) / 'log.csv'}"
     )
     if export is not None:
-        path = training.export_model(result.checkpoint, export)
+        path = export_model(result.checkpoint, export)
         typer.echo(f"model written to {path}")
 
 

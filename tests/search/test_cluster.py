@@ -25,7 +25,8 @@ from search import checkpoint
 from search.corpus import CorpusConfig
 from search.net import NetConfig
 from search.selfplay import SelfPlayConfig
-from search.train import TrainConfig, train
+from search.train import train
+from search.trainconfig import TrainConfig
 
 os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
 

@@ -89,8 +89,8 @@ def test_plot_training_writes_a_png(run_dir, tmp_path):
 
 
 def test_exported_model_loads_with_search_net(run_dir, tmp_path):
+    from search.export import export_model
     from search.net import NetConfig, load_params
-    from search.train import export_model
 
     path = export_model(checkpoint.latest(run_dir), tmp_path / "model.msgpack")
     model = load_params(path)
