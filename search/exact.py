@@ -22,6 +22,11 @@ intermediate drops that side's bound to 0. Tensor graphs use ``h = 0``.
 
 With a time limit the search stops early and reports the best proven lower bound,
 ``min(upper, min over open states of g + h)``.
+
+Scalar graphs with at most ``search.subsetdp.MAX_SET`` intermediates (and at most
+64 vertices next to them) skip the search: ``search.subsetdp`` evaluates the same
+recurrence on every subset at once with numpy, which is faster than A* on the
+hard cases (a 20-intermediate graph in about a second, whatever its bound gap).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph
 from search.fastcost import ScalarModel, bits, eliminate_step, neighbours_through
+from search.subsetdp import MAX_SET, SubsetDP, whole_graph_problem
 
 _INF = float("inf")
 
@@ -327,12 +333,21 @@ class ExactSearch:
         return tuple(reversed(order))
 
 
+def subset_dp(g: ElimGraph) -> SubsetDP | None:
+    """A :class:`SubsetDP` over all intermediates of ``g``, where one applies."""
+    if not g.is_scalar or not 0 < len(g.intermediates) <= MAX_SET:
+        return None
+    prob = whole_graph_problem(ScalarModel(g))
+    return SubsetDP(prob) if prob is not None else None
+
+
 def exact_optimum(
     g: ElimGraph,
     *,
     time_limit_s: float = 10.0,
     upper_order: Sequence[int] | None = None,
     max_expansions: int | None = None,
+    method: str = "auto",
 ) -> ExactResult:
     """The cheapest order, or the best found and a lower bound when time runs out.
 
@@ -341,6 +356,8 @@ def exact_optimum(
       time_limit_s: wall-clock limit.
       upper_order: a good order (positions) to prune with, e.g. the best baseline.
       max_expansions: stop after this many expanded states (for reproducibility).
+      method: ``"astar"``, ``"dp"`` (scalar graphs of at most ``MAX_SET``
+        intermediates) or ``"auto"`` (``"dp"`` where it applies).
 
     Returns:
       An :class:`ExactResult`; ``optimal`` says whether the search finished.
@@ -349,8 +366,21 @@ def exact_optimum(
       >>> r = exact_optimum(graphs.build(graph), time_limit_s=5)
       >>> r.cost, r.optimal
     """
-    search = ExactSearch(g, upper_order=upper_order)
     deadline = time.perf_counter() + time_limit_s
+    if method not in ("auto", "astar", "dp"):
+        raise ValueError(f"method must be 'auto', 'astar' or 'dp'; got {method!r}")
+    dp = subset_dp(g) if method != "astar" else None
+    if dp is None and method == "dp":
+        raise ValueError(
+            "method='dp' needs a scalar graph with at most "
+            f"{MAX_SET} intermediates and at most 64 vertices next to them"
+        )
+    if dp is not None:
+        while not dp.done and time.perf_counter() < deadline:
+            dp.step()
+        if dp.done:
+            return ExactResult(dp.order, dp.cost, True, dp.cost, dp.units)
+    search = ExactSearch(g, upper_order=upper_order)
     budget = max_expansions if max_expansions is not None else 1 << 62
     while not search.done and budget > 0 and time.perf_counter() < deadline:
         chunk = min(64, budget)

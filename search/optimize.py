@@ -3,7 +3,10 @@
 ``optimize`` first prices the baselines (the result is never worse than the best of
 them), then runs a fixed, budget-independent schedule of small work chunks:
 
-* ``exact`` — A* over eliminated sets (``search.exact``) on graphs small enough
+* ``exact`` — on scalar graphs of at most ``search.subsetdp.MAX_SET``
+  intermediates the vectorised DP over all subsets (``search.subsetdp``, one
+  block of subsets or one layer a chunk); otherwise A* over eliminated sets
+  (``search.exact``) on graphs small enough
   (scalar: at most :data:`EXACT_MAX_SCALAR` intermediates, tensor:
   :data:`EXACT_MAX_TENSOR`); it is fed the best order found so far as its upper
   bound, and when it proves optimality the run stops early with
@@ -36,7 +39,7 @@ from typing import Any
 from graphs.baselines import baselines as compute_baselines
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
-from search.exact import ExactSearch
+from search.exact import ExactSearch, subset_dp
 from search.fastbaselines import scalar_baselines
 from search.fastcost import ScalarModel
 from search.local import LocalSearch
@@ -72,7 +75,8 @@ class OptimizeResult:
       history: ``(elapsed_s, cost, method)`` at every improvement, first the best
         baseline.
       work: work done per method (``local_moves``, ``exact_expansions``,
-        ``mcts_episodes``, ``chunks``); it fixes the result for a seed.
+        ``exact_dp_steps``, ``mcts_episodes``, ``chunks``); it fixes the result
+        for a seed.
       notes: methods skipped or stopped, and why.
     """
 
@@ -168,7 +172,13 @@ def optimize(
     deadline = start + time_budget_s
     best = _Best(start, progress_fn)
     notes: list[str] = []
-    work = {"chunks": 0, "local_moves": 0, "exact_expansions": 0, "mcts_episodes": 0}
+    work = {
+        "chunks": 0,
+        "local_moves": 0,
+        "exact_expansions": 0,
+        "exact_dp_steps": 0,
+        "mcts_episodes": 0,
+    }
 
     if g.is_scalar:  # same orders and costs as graphs.baselines, much faster
         found = scalar_baselines(ScalarModel(g))
@@ -189,10 +199,13 @@ def optimize(
     lower_bound = None
     if n == 0:
         lower_bound = 0
-    exact = local = None
+    exact = local = dp = None
     if n and "exact" in chosen:
         limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
-        if n <= limit:
+        dp = subset_dp(g)
+        if dp is not None:
+            notes.append(f"exact: DP over all {2**n} subsets")
+        elif n <= limit:
             exact = ExactSearch(g, upper_order=inits[0])
         elif g.is_scalar and n <= ROOT_BOUND_MAX:
             # Too big to search, but the admissible bound at the root is cheap
@@ -225,7 +238,15 @@ def optimize(
     def proven() -> bool:
         return lower_bound is not None and best.cost <= lower_bound
 
-    while more() and (exact or local or run_mcts) and not proven():
+    while more() and (dp or exact or local or run_mcts) and not proven():
+        if dp is not None:
+            dp.step()
+            work["chunks"] += 1
+            work["exact_dp_steps"] = dp.units
+            if dp.done:
+                best.offer(dp.order, dp.cost, "exact")
+                lower_bound = int(best.cost)
+                break
         if exact is not None:
             exact.offer(best.order, int(best.cost))
             exact.step(exact_chunk)
@@ -246,7 +267,7 @@ def optimize(
         # after the first cycles most of the time goes to the proof.
         if local is None:
             local_chunks = 0
-        elif exact is None or cycle < LOCAL_FIRST_CYCLES:
+        elif (exact is None and dp is None) or cycle < LOCAL_FIRST_CYCLES:
             local_chunks = 2
         else:
             local_chunks = 1 if cycle % 4 == 0 else 0
@@ -261,7 +282,7 @@ def optimize(
                 if not g.is_scalar:  # re-price: tensor windows assume order-free sets
                     cost = cost_of(g, result.order).multiplications
                 best.offer(result.order, cost, "local")
-        alone = exact is None and local is None
+        alone = exact is None and local is None and dp is None
         if (
             run_mcts is not None
             and deadline - time.perf_counter() < MCTS_MIN_REMAINING_S

@@ -75,8 +75,10 @@ def test_output_with_successors_costs_nothing_on_its_copy_edge():
     assert cost(graph, ["a", "b"]).multiplications == 6
 
 
-@pytest.mark.parametrize("tensor", [False, True])
-def test_exact_equals_brute_force_on_random_graphs(tensor):
+@pytest.mark.parametrize(
+    "tensor,method", [(False, "auto"), (False, "astar"), (True, "auto")]
+)
+def test_exact_equals_brute_force_on_random_graphs(tensor, method):
     checked = 0
     for seed in range(60):
         graph = random_graph(
@@ -85,7 +87,7 @@ def test_exact_equals_brute_force_on_random_graphs(tensor):
         g = build(graph)
         if not 1 <= len(g.intermediates) <= 7:
             continue
-        result = exact_optimum(g, time_limit_s=30)
+        result = exact_optimum(g, time_limit_s=30, method=method)
         assert result.optimal
         assert (
             result.cost == _brute_force(g) == cost_of(g, result.order).multiplications
@@ -124,7 +126,7 @@ def test_cut_bound_never_exceeds_a_later_cost():
 def test_time_limit_reports_a_valid_lower_bound():
     graph = random_graph(1000, num_inputs=4, num_nodes=30, num_outputs=3, valueless=0.1)
     g = build(graph)
-    result = exact_optimum(g, time_limit_s=0.2, max_expansions=50)
+    result = exact_optimum(g, time_limit_s=0.2, max_expansions=50, method="astar")
     assert not result.optimal
     assert 0 < result.lower_bound <= result.cost
     assert result.cost == cost_of(g, result.order).multiplications
