@@ -10,7 +10,8 @@ from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
 from search.mcts import EpisodeBatch, MCTSResult, play_episodes, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
-from search.selfplay import ReplayBuffer, SelfPlayConfig
+from search.replay import ReplayBuffer
+from search.selfplay import SelfPlayConfig
 from search.train import TrainResult
 from search.trainconfig import TrainConfig
 

@@ -26,8 +26,8 @@ import numpy as np
 from search import checkpoint
 from search.cluster import connect, spawn_learner, spawn_workers
 from search.corpus import validation_score, validation_specs
+from search.replay import ReplayBuffer
 from search.runlog import RunLog, hardware
-from search.selfplay import ReplayBuffer
 from search.trainconfig import TrainConfig
 
 #: Consecutive failed self-play batches (or learner deaths) before giving up.
