@@ -68,7 +68,7 @@ def run_tasks(budgets, seed, methods, names):
     return rows, histories
 
 
-def plot(name, result, budget):
+def plot(name, result, budget, folder=RESULTS):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,7 +104,7 @@ def plot(name, result, budget):
     ax.set_title(f"{name}: quality over time ({budget:g} s budget)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = RESULTS / f"search_{name}.png"
+    path = folder / f"search_{name}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -157,6 +157,13 @@ def random_dags(count):
     ]
 
 
+def _work(result):
+    steps = result.work.get("exact_dp_steps", 0)
+    if steps:
+        return f"DP, {steps} steps"
+    return f"A*, {result.work['exact_expansions']} states"
+
+
 def run_exact(count, limit_s, source=random_scalar_graphs):
     rows = []
     found = source(count, 20) if source is random_scalar_graphs else source(count)
@@ -168,18 +175,109 @@ def run_exact(count, limit_s, source=random_scalar_graphs):
             f"random graph {seed:3d}: n={len(g.intermediates):2d} "
             f"base {result.best_baseline:4d} found {result.cost:4d} "
             f"optimal={result.optimal} lb {result.lower_bound} "
-            f"{result.elapsed_s:6.2f}s ({result.work['exact_expansions']} states)",
+            f"{result.elapsed_s:6.2f}s ({_work(result)})",
             flush=True,
         )
     return rows
 
 
-def write(rows, plots, speed, exact_rows, args, wall):
+#: Unseen structure-only graphs: (name, generator, seed, size). The seeds are far
+#: from every seed the tests and the sections above use.
+UNSEEN = (
+    ("dag60", "dag", 9001, 60),
+    ("dag120", "dag", 9002, 120),
+    ("dag200", "dag", 9003, 200),
+    ("prog90", "program", 9004, 90),
+    ("prog160", "program", 9005, 160),
+)
+
+
+def unseen_graphs(folder):
+    """Writes the :data:`UNSEEN` graphs as ``ccelim.graph/1`` JSON, loads them back.
+
+    DAGs are written in the minimal edge-list form (their edges are all dense);
+    random scalar programs are converted with ``Graph.to_structure()`` (explicit
+    edges with their partials: copies stay value-less) and ``to_json``.
+    """
+    import json
+
+    from graphs.random_programs import random_dag, random_program
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, kind, seed, size in UNSEEN:
+        if kind == "dag":
+            graph = random_dag(
+                seed, num_intermediates=size, num_inputs=4 + seed % 5, num_outputs=3
+            )
+            text = json.dumps(
+                {
+                    "format": "ccelim.graph/1",
+                    "inputs": list(graph.inputs),
+                    "outputs": list(graph.outputs),
+                    "edges": [[e.src, e.dst] for e in graph.edges],
+                }
+            )
+        else:
+            fn, args = random_program(seed, num_ops=size, kind="scalar")
+            text = graphs.trace(fn, *args).to_structure().to_json()
+        path = folder / f"{name}.json"
+        path.write_text(text)
+        out.append((name, path, graphs.load(path.read_text())))
+    return out
+
+
+def run_unseen(budgets, seed, methods, folder):
+    rows = []
+    for name, path, graph in unseen_graphs(folder):
+        g = build(graph)
+        results = []
+        for budget in budgets:
+            result = optimize(g, time_budget_s=budget, seed=seed, methods=methods)
+            results.append((budget, result))
+            print(
+                f"unseen {name:8s} n={len(g.intermediates):3d} {budget:5g}s  "
+                f"base {result.best_baseline:6d}  found {result.cost:6d}  "
+                f"{100 * result.improvement:5.1f}%  {result.method}",
+                flush=True,
+            )
+        rows.append((name, path, len(g.intermediates), len(g.edges), results))
+    return rows
+
+
+def write_unseen(rows, budgets):
+    lines = [
+        "## Unseen structure-only graphs",
+        "",
+        "Graphs no test or tuning run has seen (`UNSEEN` in `benchmarks/search.py`, "
+        "seeds 9001–9005), written as `ccelim.graph/1` JSON — random DAGs in the "
+        "minimal edge-list form, random scalar programs through "
+        "`Graph.to_structure()` — and read back with `graphs.load` before the "
+        "search. The JSON files are in `benchmarks/results/unseen/`.",
+        "",
+        "| graph | n | edges | best baseline |"
+        + "".join(f" {b:g} s cost (reduction) |" for b in budgets)
+        + " method (longest) |",
+        "|---|---|---|---|" + "---|" * len(budgets) + "---|",
+    ]
+    for name, path, n, edges, results in rows:
+        cells = "".join(f" {r.cost} ({100 * r.improvement:.1f}%) |" for _, r in results)
+        last = results[-1][1]
+        lines.append(
+            f"| [{name}](unseen/{path.name}) | {n} | {edges} | {last.best_baseline} |"
+            f"{cells} {last.method} |"
+        )
+    lines.append("")
+    return lines
+
+
+def write(rows, plots, speed, exact_rows, args, wall, unseen=(), unseen_budgets=()):
     budgets = sorted({b for *_, b, _ in rows})
     lines = [
         "# Search benchmark",
         "",
-        f"`python benchmarks/search.py --budgets {args.budgets} --seed {args.seed}` on "
+        f"`python benchmarks/search.py --budgets {args.budgets} --seed {args.seed} "
+        f"--exact-limit {args.exact_limit:g} --unseen-budgets {args.unseen_budgets}` on "
         f"{platform.machine()} with {os.cpu_count()} cores "
         f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}); "
         f"{wall / 60:.1f} min in all. Costs are multiplications as `graphs.cost` counts "
@@ -243,8 +341,10 @@ def write(rows, plots, speed, exact_rows, args, wall):
         lines += [
             f"## Exact optimum on {title}",
             "",
-            "`optimize(g, time_budget_s=LIMIT, methods=('exact', 'local'))`: A* over "
-            "eliminated sets with annealing's best order as its upper bound. "
+            "`optimize(g, time_budget_s=LIMIT, methods=('exact', 'local'))`: the "
+            "numpy DP over all subsets of intermediates (`search.subsetdp`) up to "
+            "22 intermediates, else A* over eliminated sets with annealing's best "
+            "order as its upper bound. "
             f"Proven optimal: {len(solved)} of {len(rows_)} within "
             f"{args.exact_limit:g} s"
             + (
@@ -254,16 +354,18 @@ def write(rows, plots, speed, exact_rows, args, wall):
             ),
             "",
             "| seed | n | best baseline | found | proven optimal | lower bound "
-            "| seconds | states expanded |",
+            "| seconds | exact work |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for seed, n, r in rows_:
             lines.append(
                 f"| {seed} | {n} | {r.best_baseline} | {r.cost} | "
                 f"{'yes' if r.optimal else 'no'} | {r.lower_bound} | "
-                f"{r.elapsed_s:.2f} | {r.work['exact_expansions']} |"
+                f"{r.elapsed_s:.2f} | {_work(r)} |"
             )
         lines.append("")
+    if unseen:
+        lines += write_unseen(unseen, unseen_budgets)
     out = Path(args.out)
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
@@ -281,6 +383,11 @@ def main():
     parser.add_argument("--dag-graphs", type=int, default=10)
     parser.add_argument("--exact-limit", type=float, default=10.0)
     parser.add_argument("--speed-moves", type=int, default=50_000)
+    parser.add_argument(
+        "--unseen-budgets",
+        default="10,60",
+        help="comma-separated seconds for the unseen graphs ('' skips them)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "search.md"))
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -289,7 +396,12 @@ def main():
     names = [n for n in args.tasks.split(",") if n]
     methods = tuple(args.methods.split(",")) if args.methods else None
     rows, histories = run_tasks(budgets, args.seed, methods, names)
-    plots = [plot(name, result, budget) for name, (result, budget) in histories.items()]
+    folder = Path(args.out).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = [
+        plot(name, result, budget, folder)
+        for name, (result, budget) in histories.items()
+    ]
     speed = local_speed(names, args.speed_moves) if args.speed_moves else []
     for name, n, rate in speed:
         print(f"local search on {name} (n={n}): {rate:,.0f} moves/s")
@@ -309,7 +421,22 @@ def main():
                 run_exact(args.dag_graphs, args.exact_limit, source=random_dags),
             )
         )
-    write(rows, plots, speed, exact_rows, args, time.perf_counter() - start)
+    unseen_budgets = [float(b) for b in args.unseen_budgets.split(",") if b]
+    unseen = (
+        run_unseen(unseen_budgets, args.seed, methods, folder / "unseen")
+        if unseen_budgets
+        else []
+    )
+    write(
+        rows,
+        plots,
+        speed,
+        exact_rows,
+        args,
+        time.perf_counter() - start,
+        unseen,
+        unseen_budgets,
+    )
 
 
 if __name__ == "__main__":
