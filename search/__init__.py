@@ -1,13 +1,14 @@
 """search: exact, local and tree search for cheap elimination orders; the portfolio."""
 
 from search.corpus import CorpusConfig
+from search.episodes import EpisodeBatch, play_episodes
 from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastbaselines import scalar_baselines
 from search.fastcost import ScalarModel, evaluator
 from search.game import GameState
 from search.learner import LearnerConfig, TrainState
 from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
-from search.mcts import EpisodeBatch, MCTSResult, play_episodes, run_mcts
+from search.mcts import MCTSResult, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
 from search.replay import ReplayBuffer

@@ -1,6 +1,6 @@
 """Self-play on Ray: actors that play MCTS games with the parameters they are handed.
 
-:class:`SelfPlayWorker` is a thin shell around ``search.mcts``: it draws graphs
+:class:`SelfPlayWorker` is a thin shell around ``search.episodes``: it draws graphs
 from the corpus, plays a batch of games with the parameters it is handed, and
 returns the positions (``search.replay.Samples``) with their MCTS action weights
 and scaled returns; the training loop runs it as a Ray actor that restarts itself
@@ -106,7 +106,7 @@ class SelfPlayWorker:
     def __init__(
         self, *, net_config: Any, config: SelfPlayConfig, seed: int = 0, index: int = 0
     ):
-        from search.mcts import Player
+        from search.episodes import Player
 
         normal_priority()
         self.config = config
@@ -244,7 +244,7 @@ def evaluate_costs(
     """One game per spec; returns each game's multiplications.
 
     Args:
-      player: a ``search.mcts.Player`` (it holds the network's apply function).
+      player: a ``search.episodes.Player`` (it holds the network's apply function).
       params: network parameters, or ``None`` for a uniform prior.
       specs: the graphs.
       num_simulations: MCTS simulations per move; 0 plays the policy's argmax.

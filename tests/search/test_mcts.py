@@ -13,6 +13,7 @@ import graphs
 from graphs.elimination import build, cost_of
 from graphs.ir import Edge, Graph, Vertex
 from search import game, mcts, net
+from search.episodes import _evaluate, _move_fn, play_episodes
 
 SIMS = 32  # every uniform-prior test uses 32 simulations and bucket 16: one compile
 
@@ -65,7 +66,7 @@ def test_same_seed_gives_the_same_order():
     ]
     assert runs[0].order == runs[1].order and runs[0].cost == runs[1].cost
     # Three runs (and the other tests of this bucket) share one compiled move.
-    assert mcts._move_fn(None, SIMS, 16, False)._cache_size() == 1
+    assert _move_fn(None, SIMS, 16, False)._cache_size() == 1
     g = build(graph)
     for run in runs:
         assert sorted(run.order) == sorted(g.intermediates)
@@ -75,7 +76,7 @@ def test_same_seed_gives_the_same_order():
 def test_episodes_hold_aligned_policy_targets_and_scaled_returns():
     g = build(scalar_dag(6, 3, 10))
     states = game.stack([game.encode(g)] * 4)
-    episodes = mcts.play_episodes(
+    episodes = play_episodes(
         states, rng_key=jax.random.key(0), num_simulations=SIMS
     )
     t_max, b = episodes.actions.shape
@@ -115,7 +116,7 @@ def test_games_of_different_lengths_share_a_batch():
     states = game.stack(
         [game.encode(long_g, bucket=16), game.encode(short_g, bucket=16)] * 2
     )
-    episodes = mcts.play_episodes(
+    episodes = play_episodes(
         states, rng_key=jax.random.key(1), num_simulations=SIMS
     )
     assert episodes.live[:, 1].sum() == len(short_g.intermediates)
@@ -168,7 +169,7 @@ def test_mcts_runs_with_network_parameters_and_progress():
 def test_heuristic_prior_prefers_cheap_moves_and_values_the_best_completion():
     g = build(bottleneck_chain())
     states = game.stack([game.encode(g, scale=23.0)])
-    logits, value = mcts._evaluate(None, None, states, heuristic=True)
+    logits, value = _evaluate(None, None, states, heuristic=True)
     ids = {vid: i for i, vid in enumerate(g.ids)}
     low = np.finfo(np.float32).min
     assert logits[0, ids["x0"]] == low and logits[0, ids["y0"]] == low
@@ -177,5 +178,5 @@ def test_heuristic_prior_prefers_cheap_moves_and_values_the_best_completion():
     assert logits[0, ids["a3"]] == logits[0, ids["a2"]]
     # forward and reverse both cost 32 from the start (see bottleneck_chain).
     assert float(value[0]) == pytest.approx(-32 / 23)
-    uniform, zero = mcts._evaluate(None, None, states)
+    uniform, zero = _evaluate(None, None, states)
     assert float(zero[0]) == 0.0 and float(uniform[0, ids["a1"]]) == 0.0

@@ -9,7 +9,7 @@ import pytest
 
 from search import corpus, game
 from search.corpus import CorpusConfig, GraphSpec
-from search.mcts import Player
+from search.episodes import Player
 from search.replay import episode_samples
 from search.selfplay import SelfPlayConfig, SelfPlayWorker, encode_batch
 
