@@ -13,10 +13,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from graphs.errors import GraphError
+from graphs.errors import GraphError, describe
 from graphs.ir import INPUT, NODE, Edge, Graph, Literal, Vertex
 from graphs.structure import IndexMap, Structure
-from graphs.validate import MAX_RANK, Limits, describe, infer_order
+from graphs.toposort import infer_order
+from graphs.validate import MAX_RANK, Limits
 
 FORMAT = "ccelim.graph/1"
 #: Largest nesting depth of a parameter value.

@@ -1,6 +1,9 @@
-"""The one error type of the graphs package."""
+"""The one error type of the graphs package, and how its messages show values."""
 
 from __future__ import annotations
+
+import reprlib
+from typing import Any
 
 
 class GraphError(ValueError):
@@ -15,3 +18,26 @@ class GraphError(ValueError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}" if path else message)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 40
+_SHORT.maxother = 40
+
+
+def describe(value: Any) -> str:
+    """A short description of a JSON value for messages: its type and a preview."""
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
+    text = _SHORT.repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{names.get(type(value), type(value).__name__)} ({text})"

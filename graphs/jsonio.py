@@ -28,18 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphs.document import FORMAT, read
-from graphs.errors import GraphError
+from graphs.errors import GraphError, describe
 from graphs.ir import INPUT, NODE, Edge, Graph, Literal, Vertex
 from graphs.structure import IndexMap
-from graphs.validate import (
-    MAX_EDGES,
-    MAX_ELEMENTS,
-    MAX_VERTICES,
-    Limits,
-    check,
-    describe,
-    infer_order,
-)
+from graphs.toposort import infer_order
+from graphs.validate import MAX_EDGES, MAX_ELEMENTS, MAX_VERTICES, Limits, check
 
 __all__ = ["FORMAT", "load", "to_dict", "to_json"]
 

@@ -11,11 +11,8 @@ reading a document.
 
 from __future__ import annotations
 
-import heapq
 import math
-import reprlib
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from graphs import structure as st
 from graphs.errors import GraphError
@@ -23,6 +20,7 @@ from graphs.ir import INPUT, NODE, PARAMETER, Graph, Literal
 from graphs.primitives import RULES, SUPPORTED
 from graphs.shapecheck import check_program_shapes
 from graphs.structure import IndexMap, Structure
+from graphs.toposort import find_cycle
 
 #: Default largest number of vertices a graph may have.
 MAX_VERTICES = 20_000
@@ -236,33 +234,6 @@ def _raise_order_or_cycle(graph: Graph, index: dict[str, int], k: int, j: int) -
     )
 
 
-def find_cycle(succ: Sequence[Sequence[int]]) -> list[int] | None:
-    """A cycle (list of vertex positions) of a directed graph, or ``None``."""
-    state = [0] * len(succ)  # 0 new, 1 on the stack, 2 done
-    for root in range(len(succ)):
-        if state[root]:
-            continue
-        stack = [(root, 0)]
-        path = [root]
-        state[root] = 1
-        while stack:
-            v, i = stack[-1]
-            if i < len(succ[v]):
-                stack[-1] = (v, i + 1)
-                w = succ[v][i]
-                if state[w] == 1:
-                    return path[path.index(w) :]
-                if state[w] == 0:
-                    state[w] = 1
-                    stack.append((w, 0))
-                    path.append(w)
-            else:
-                state[v] = 2
-                stack.pop()
-                path.pop()
-    return None
-
-
 # ------------------------------------------------------------------- structure-only
 
 
@@ -340,69 +311,3 @@ def _check_edge_partials(graph: Graph, index: dict[str, int]) -> None:
             st.validate(p)
         except ValueError as err:
             raise GraphError(f"bad partial: {err}", path=path) from None
-
-
-# ------------------------------------------------------------ inferred vertex order
-
-
-def infer_order(
-    inputs: Sequence[str], edges: Sequence[tuple[str, str]]
-) -> tuple[list[str], list[str] | None]:
-    """Vertices of an edge list in a deterministic topological order.
-
-    Inputs come first in their given order; then Kahn's algorithm, ties broken by
-    first appearance in the edge list.
-
-    Returns:
-      ``(order, cycle)``: the vertices, and ``None`` or the ids of a cycle.
-    """
-    first: dict[str, int] = {}
-    for vid in inputs:
-        first.setdefault(vid, len(first))
-    for src, dst in edges:
-        first.setdefault(src, len(first))
-        first.setdefault(dst, len(first))
-    indeg = dict.fromkeys(first, 0)
-    succ: dict[str, list[str]] = {vid: [] for vid in first}
-    for src, dst in edges:
-        succ[src].append(dst)
-        indeg[dst] += 1
-    ready = [(first[vid], vid) for vid, d in indeg.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, vid = heapq.heappop(ready)
-        order.append(vid)
-        for w in succ[vid]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                heapq.heappush(ready, (first[w], w))
-    if len(order) == len(first):
-        return order, None
-    ids = list(first)
-    pos = {vid: i for i, vid in enumerate(ids)}
-    cycle = find_cycle([[pos[w] for w in succ[vid]] for vid in ids])
-    return order, [ids[i] for i in cycle or ()]
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel = 3
-_SHORT.maxstring = 40
-_SHORT.maxother = 40
-
-
-def describe(value: Any) -> str:
-    """A short description of a JSON value for messages: its type and a preview."""
-    names = {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "null",
-    }
-    text = _SHORT.repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{names.get(type(value), type(value).__name__)} ({text})"
