@@ -6,13 +6,19 @@ reverse, markowitz, markowitz_latest, relative_markowitz and min_fill — on a
 plus bitsets of the value-less edges. Eliminating ``v`` costs ``|valued P|·|valued
 S|`` and updates only ``v``'s neighbours, so only their scores are recomputed.
 ``tests/search/test_local.py`` checks that orders and costs are identical.
+
+:func:`tensor_baselines` does the same for any graph on ``ElimGraph`` states: the
+greedy rules re-score only the vertices an elimination touched (a vertex's
+multiplications depend on its own edges only, its fill on which of the edges
+between its neighbours exist), instead of every remaining vertex every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search.fastcost import ScalarModel, bits
+from graphs.elimination import ElimGraph, cost_of, elimination_cost
+from search.fastcost import ScalarModel, bits, eliminate_step
 
 
 class BitGraph:
@@ -112,6 +118,56 @@ def scalar_baselines(model: ScalarModel) -> dict[str, tuple[list[int], int]]:
         orders[name] = _greedy(model, name)
     return {
         name: (order, sum(simulate(model, order))) for name, order in orders.items()
+    }
+
+
+def _tensor_greedy(g: ElimGraph, name: str) -> list[int]:
+    state = g
+
+    def score(v: int) -> tuple:
+        mults, fill = elimination_cost(state, v)
+        if name == "markowitz":
+            return (mults, v)
+        if name == "markowitz_latest":
+            return (mults, -v)
+        if name == "relative_markowitz":
+            removed = len(state.pred.get(v, ())) + len(state.succ.get(v, ()))
+            return (mults - removed, mults, v)
+        return (fill, mults, v)
+
+    remaining = set(g.intermediates)
+    cached = {v: score(v) for v in remaining}
+    order = []
+    while remaining:
+        v = min(remaining, key=cached.__getitem__)
+        # Only v's neighbours get new edges; for min_fill, the fill of every
+        # other predecessor of v's successors can change too.
+        touched = set(state.preds(v)) | set(state.succs(v))
+        if name == "min_fill":
+            for s in state.succs(v):
+                touched |= set(state.preds(s))
+        state, _ = eliminate_step(state, v)
+        order.append(v)
+        remaining.discard(v)
+        for u in touched & remaining:
+            cached[u] = score(u)
+    return order
+
+
+def tensor_baselines(g: ElimGraph) -> dict[str, tuple[list[int], int]]:
+    """``graphs.baselines`` on any graph, re-scoring only touched vertices.
+
+    Returns:
+      ``{name: (order positions, multiplications)}``, the same orders and costs
+      as ``graphs.baselines``.
+    """
+    inter = list(g.intermediates)
+    orders = {"forward": inter, "reverse": inter[::-1]}
+    for name in ("markowitz", "markowitz_latest", "relative_markowitz", "min_fill"):
+        orders[name] = _tensor_greedy(g, name)
+    return {
+        name: (order, cost_of(g, order).multiplications)
+        for name, order in orders.items()
     }
 
 

@@ -36,11 +36,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from graphs.baselines import baselines as compute_baselines
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
 from search.exact import ExactSearch, subset_dp
-from search.fastbaselines import scalar_baselines
+from search.fastbaselines import scalar_baselines, tensor_baselines
 from search.fastcost import ScalarModel
 from search.local import LocalSearch
 
@@ -182,12 +181,8 @@ def optimize(
 
     if g.is_scalar:  # same orders and costs as graphs.baselines, much faster
         found = scalar_baselines(ScalarModel(g))
-    else:
-        index = {g.ids[v]: v for v in g.intermediates}
-        found = {
-            name: ([index[vid] for vid in b.order], b.cost)
-            for name, b in compute_baselines(g).items()
-        }
+    else:  # the same too, re-scoring only the vertices each step touches
+        found = tensor_baselines(g)
     base_costs = {name: cost for name, (_, cost) in found.items()}
     # sorted() is stable: equal costs keep the baselines' own order.
     ranked = sorted(found.items(), key=lambda kv: kv[1][1])

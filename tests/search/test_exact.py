@@ -3,12 +3,12 @@
 import itertools
 
 import pytest
-from tests.search.searchgen import random_graph
 
 from graphs.elimination import build, cost, cost_of
 from graphs.ir import Edge, Graph, Vertex
 from search.exact import _CutBound, exact_optimum
 from search.fastcost import ScalarModel
+from tests.search.searchgen import random_graph
 
 
 def _graph(inputs, outputs, edges):

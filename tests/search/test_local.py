@@ -3,7 +3,6 @@
 import random
 
 import pytest
-from tests.search.searchgen import random_graph
 
 from graphs import tasks
 from graphs.baselines import best_baseline
@@ -11,6 +10,7 @@ from graphs.elimination import build, cost_of
 from search.fastbaselines import simulate
 from search.fastcost import ScalarModel, TensorEvaluator
 from search.local import LocalSearch, anneal, greedy_randomized
+from tests.search.searchgen import random_graph
 
 
 def test_scalar_model_equals_graphs_cost_on_random_graphs():
@@ -125,6 +125,25 @@ def test_scalar_baselines_equal_graphs_baselines():
         mine = scalar_baselines(ScalarModel(g))
         for name, ref in baselines(g).items():
             order, cost = mine[name]
+            assert tuple(g.ids[v] for v in order) == ref.order
+            assert cost == ref.cost
+
+
+@pytest.mark.parametrize("name", ["MLP", "RoeFlux_3d"])
+def test_tensor_baselines_equal_graphs_baselines(name):
+    from graphs.baselines import baselines
+    from search.fastbaselines import tensor_baselines
+
+    graphs_checked = [build(tasks.get(name).graph())]
+    if name == "MLP":
+        graphs_checked += [
+            build(random_graph(s, num_nodes=3 + s % 14, valueless=0.25, tensor=True))
+            for s in range(40)
+        ]
+    for g in graphs_checked:
+        mine = tensor_baselines(g)
+        for base, ref in baselines(g).items():
+            order, cost = mine[base]
             assert tuple(g.ids[v] for v in order) == ref.order
             assert cost == ref.cost
 

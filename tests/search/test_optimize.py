@@ -3,12 +3,12 @@
 import itertools
 
 import pytest
-from tests.search.searchgen import random_graph
 
 from graphs import tasks
 from graphs.baselines import best_baseline
 from graphs.elimination import build, cost, cost_of
 from search import optimize
+from tests.search.searchgen import random_graph
 
 
 def _brute_force(g):

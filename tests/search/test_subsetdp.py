@@ -3,7 +3,6 @@
 import itertools
 
 import pytest
-from tests.search.searchgen import random_graph
 
 from graphs.elimination import build, cost_of
 from graphs.random_programs import random_dag
@@ -11,6 +10,7 @@ from search.exact import exact_optimum
 from search.fastbaselines import BitGraph, simulate
 from search.fastcost import ScalarModel
 from search.subsetdp import SubsetDP, local_problem, whole_graph_problem
+from tests.search.searchgen import random_graph
 
 
 def test_dp_equals_brute_force_on_hundreds_of_small_graphs():
