@@ -216,16 +216,21 @@ def _program_succ(graph: Graph, index: dict[str, int]) -> list[list[int]]:
     return succ
 
 
+def _cycle_error(graph: Graph, cycle: list[int], path: str) -> GraphError:
+    """The error for a cycle through the vertices at these positions."""
+    names = [graph.vertices[i].id for i in cycle]
+    return GraphError(
+        f"the graph has a cycle through vertex {names[0]!r} "
+        f"({' -> '.join(names + names[:1])}); a computational graph must be "
+        "acyclic",
+        path=path,
+    )
+
+
 def _raise_order_or_cycle(graph: Graph, index: dict[str, int], k: int, j: int) -> None:
     cycle = find_cycle(_program_succ(graph, index))
     if cycle is not None:
-        names = [graph.vertices[i].id for i in cycle]
-        raise GraphError(
-            f"the graph has a cycle through vertex {names[0]!r} "
-            f"({' -> '.join(names + names[:1])}); a computational graph must be "
-            "acyclic",
-            path=f"vertices[{cycle[0]}].operands",
-        )
+        raise _cycle_error(graph, cycle, f"vertices[{cycle[0]}].operands")
     operand = graph.vertices[k].operands[j]
     raise GraphError(
         f"vertex {graph.vertices[k].id!r} is listed before its operand {operand!r}; "
@@ -256,14 +261,8 @@ def _check_edges(graph: Graph, index: dict[str, int], listed: bool) -> None:
         where.setdefault((s, d), k)
     cycle = find_cycle(succ)
     if cycle is not None:
-        names = [graph.vertices[i].id for i in cycle]
         first = where[(cycle[0], cycle[1 % len(cycle)])]
-        raise GraphError(
-            f"the graph has a cycle through vertex {names[0]!r} "
-            f"({' -> '.join(names + names[:1])}); a computational graph must be "
-            "acyclic",
-            path=f"edges[{first}]",
-        )
+        raise _cycle_error(graph, cycle, f"edges[{first}]")
     if listed:
         for (s, d), k in where.items():
             if s > d:
