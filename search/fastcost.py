@@ -363,21 +363,24 @@ class TensorEvaluator(OrderEvaluator):
         memo, related = self._memo, self.related
         x = self.prefix[lo]
         new, states = [], []
-        state = None  # the state before the current step, once one was needed
+        # The state after segment[:done], built only when a step misses the memo;
+        # steps after the last miss keep no state (rebuilt when first needed).
+        state, done = None, 0
         for k, v in enumerate(segment):
             key = (v, x & related[v])
             m = memo.get(key)
             if m is None:
                 if state is None:
                     state = self._state(lo)
-                    for u in segment[:k]:
-                        state, _ = eliminate_step(state, u)
+                for u in segment[done:k]:
+                    state, _ = eliminate_step(state, u)
+                    states[done] = state
+                    done += 1
                 state, m = eliminate_step(state, v)
+                done = k + 1
                 memo[key] = m
-            elif state is not None:
-                state, _ = eliminate_step(state, v)
             new.append(m)
-            states.append(state)
+            states.append(state if done == k + 1 else None)
             x |= 1 << v
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
