@@ -7,13 +7,13 @@ import itertools
 import jax
 import numpy as np
 import pytest
-from tests.search.gamegen import scalar_dag
 
 import graphs
 from graphs.elimination import build, cost_of
 from graphs.ir import Edge, Graph, Vertex
 from search import game, mcts, net
 from search.episodes import _evaluate, _move_fn, play_episodes
+from tests.search.gamegen import scalar_dag
 
 SIMS = 32  # every uniform-prior test uses 32 simulations and bucket 16: one compile
 
