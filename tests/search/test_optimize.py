@@ -145,3 +145,18 @@ def test_optimize_is_exact_on_random_dags():
         result = optimize(graph, time_budget_s=30, seed=seed)
         assert result.optimal and result.cost == best
         assert result.cost <= result.best_baseline
+
+
+@pytest.mark.parametrize("seed", [7001, 7002])
+def test_optimize_proves_the_optimum_of_20_intermediate_dags(seed):
+    # The subset DP covers all 2^20 sets; annealing alone never goes below it.
+    from graphs.random_programs import random_dag
+    from search.local import anneal
+
+    graph = random_dag(seed, num_intermediates=20, num_inputs=3, num_outputs=2)
+    g = build(graph)
+    result = optimize(graph, time_budget_s=600, seed=0, methods=("exact",))
+    assert result.optimal and result.lower_bound == result.cost
+    assert result.work["exact_dp_steps"] > 0
+    assert cost(graph, list(result.order)).multiplications == result.cost
+    assert anneal(g, num_moves=5_000, seed=1).cost >= result.cost
