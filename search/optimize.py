@@ -13,6 +13,9 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
   ``lower_bound == cost``. Larger scalar graphs (up to :data:`ROOT_BOUND_MAX`
   intermediates) get its root lower bound only; the run also stops once an order
   reaches it;
+* ``bounds`` — on the other scalar graphs up to :data:`ROOT_BOUND_MAX`
+  intermediates, the group lower bound of ``search.bounds`` (one group's DP a
+  chunk); it only raises the reported lower bound and can stop the run early;
 * ``local`` — simulated annealing (``search.local``), started from the baselines:
   two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles;
@@ -38,6 +41,7 @@ from typing import Any
 
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
+from search.bounds import GroupBound
 from search.exact import ExactSearch, subset_dp
 from search.fastbaselines import scalar_baselines, tensor_baselines
 from search.fastcost import ScalarModel
@@ -179,8 +183,9 @@ def optimize(
         "mcts_episodes": 0,
     }
 
-    if g.is_scalar:  # same orders and costs as graphs.baselines, much faster
-        found = scalar_baselines(ScalarModel(g))
+    model = ScalarModel(g) if g.is_scalar else None
+    if model is not None:  # same orders and costs as graphs.baselines, much faster
+        found = scalar_baselines(model)
     else:  # the same too, re-scoring only the vertices each step touches
         found = tensor_baselines(g)
     base_costs = {name: cost for name, (_, cost) in found.items()}
@@ -194,7 +199,8 @@ def optimize(
     lower_bound = None
     if n == 0:
         lower_bound = 0
-    exact = local = dp = None
+    exact = local = dp = groups = None
+    floor = 0  # the group bound, once computed
     if n and "exact" in chosen:
         limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
         dp = subset_dp(g)
@@ -209,6 +215,8 @@ def optimize(
             notes.append(f"exact: {n} intermediates > {limit}, root lower bound only")
         else:
             notes.append(f"exact: skipped, {n} intermediates > {limit}")
+        if model is not None and dp is None and n <= ROOT_BOUND_MAX:
+            groups = GroupBound(model, size=10 if n <= 250 else 8)
     if n >= 2 and "local" in chosen:
         local = LocalSearch(g, seed=seed, init_orders=inits)
     run_mcts = None
@@ -233,7 +241,16 @@ def optimize(
     def proven() -> bool:
         return lower_bound is not None and best.cost <= lower_bound
 
-    while more() and (dp or exact or local or run_mcts) and not proven():
+    while more() and (dp or exact or local or groups or run_mcts) and not proven():
+        if groups is not None:
+            groups.step()
+            work["chunks"] += 1
+            if groups.done:
+                floor = groups.value
+                lower_bound = max(floor, lower_bound or 0)
+                notes.append(f"bounds: group lower bound {floor}")
+                groups = None
+                continue
         if dp is not None:
             dp.step()
             work["chunks"] += 1
@@ -247,7 +264,7 @@ def optimize(
             exact.step(exact_chunk)
             work["chunks"] += 1
             work["exact_expansions"] = exact.expanded
-            lower_bound = exact.lower_bound
+            lower_bound = max(exact.lower_bound, floor)
             best.offer(exact.best_order, exact.best_cost, "exact")
             if exact.done:
                 lower_bound = int(best.cost)
@@ -277,7 +294,7 @@ def optimize(
                 if not g.is_scalar:  # re-price: tensor windows assume order-free sets
                     cost = cost_of(g, result.order).multiplications
                 best.offer(result.order, cost, "local")
-        alone = exact is None and local is None and dp is None
+        alone = exact is None and local is None and dp is None and groups is None
         if (
             run_mcts is not None
             and deadline - time.perf_counter() < MCTS_MIN_REMAINING_S
