@@ -161,6 +161,8 @@ def _work(result):
     steps = result.work.get("exact_dp_steps", 0)
     if steps:
         return f"DP, {steps} steps"
+    if not result.work["exact_expansions"]:
+        return "root bound"
     return f"A*, {result.work['exact_expansions']} states"
 
 

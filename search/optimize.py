@@ -206,6 +206,9 @@ def optimize(
         dp = subset_dp(g)
         if dp is not None:
             notes.append(f"exact: DP over all {2**n} subsets")
+            # The A* root bound takes milliseconds here and often already
+            # proves the best baseline (or annealing's first order) optimal.
+            lower_bound = ExactSearch(g, upper_order=inits[0]).lower_bound
         elif n <= limit:
             exact = ExactSearch(g, upper_order=inits[0])
         elif g.is_scalar and n <= ROOT_BOUND_MAX:
