@@ -219,7 +219,7 @@ def optimize(
         else:
             notes.append(f"exact: skipped, {n} intermediates > {limit}")
         if model is not None and dp is None and n <= ROOT_BOUND_MAX:
-            groups = GroupBound(model, size=10 if n <= 250 else 8)
+            groups = GroupBound(model, size=10 if n <= 150 else 8)
     if n >= 2 and "local" in chosen:
         local = LocalSearch(g, seed=seed, init_orders=inits)
     run_mcts = None
