@@ -181,6 +181,85 @@ def _disjoint_paths(
     return count
 
 
+class _GroupTables:
+    """A third admissible bound ``h3``: group cost-to-go tables (``search.bounds``).
+
+    The intermediates are split into groups of consecutive vertices in
+    topological order (:data:`GROUP_SIZE`, two partitions at different offsets).
+    For a group ``G`` and ``Y ⊆ G``, ``togo_G[Y]`` is the cheapest way to order
+    ``G - Y`` when each step ``v`` costs ``lb(v, Y ∪ {G's vertices before v})`` —
+    a DP over the group's subsets. From a state ``X``, every remaining ``v ∈ G``
+    is eliminated after a set ``X_v ⊇ X`` whose part in ``G`` is ``X ∩ G`` plus
+    the group's vertices eliminated before it, and ``cost(v, X_v) ≥ lb(v, X_v ∩
+    G)`` since ``lb`` holds for every superset; so the remaining cost is at least
+    ``Σ_G togo_G[X ∩ G]``, for each partition. Only ``v``'s group changes when
+    ``v`` is eliminated, so children update one table entry per partition.
+    """
+
+    def __init__(self, lb: _CutBound, model: ScalarModel):
+        topo = sorted(model.intermediates, key=model.rank.__getitem__)
+        n = len(topo)
+        size = GROUP_SIZE
+        self.parts: list[list[tuple[list[int], list[int]]]] = []
+        self.where: list[dict[int, tuple[int, int]]] = []
+        for shift in (0, size // 2) if n > size else (0,):
+            cuts = sorted({0, n, *range(shift or size, n, size)})
+            part, where = [], {}
+            for a, b in zip(cuts, cuts[1:], strict=False):
+                group = topo[a:b]
+                for j, v in enumerate(group):
+                    where[v] = (len(part), j)
+                part.append((group, _togo(lb, group)))
+            self.parts.append(part)
+            self.where.append(where)
+
+    @staticmethod
+    def _local(x: int, group: list[int]) -> int:
+        return sum(1 << j for j, v in enumerate(group) if x >> v & 1)
+
+    def totals(self, x: int) -> tuple[int, ...]:
+        return tuple(
+            sum(table[self._local(x, group)] for group, table in part)
+            for part in self.parts
+        )
+
+    def update(self, h3: tuple[int, ...], x: int, v: int) -> tuple[int, ...]:
+        out = []
+        for total, part, where in zip(h3, self.parts, self.where, strict=True):
+            i, j = where[v]
+            group, table = part[i]
+            y = self._local(x, group)
+            out.append(total - table[y] + table[y | 1 << j])
+        return tuple(out)
+
+
+#: Vertices per group of the ``h3`` bound (its tables have ``2^size`` entries).
+GROUP_SIZE = 10
+
+
+def _togo(lb: _CutBound, group: list[int]) -> list[int]:
+    """``togo[Y]`` over the subsets ``Y`` of ``group`` (see :class:`_GroupTables`)."""
+    n = len(group)
+    full = (1 << n) - 1
+    masks = [1 << v for v in group]
+    gone = [0] * (1 << n)
+    for y in range(1, 1 << n):
+        low = y & -y
+        gone[y] = gone[y ^ low] | masks[low.bit_length() - 1]
+    togo = [0] * (1 << n)
+    for y in range(full - 1, -1, -1):
+        rest = full & ~y
+        best = None
+        while rest:
+            low = rest & -rest
+            rest ^= low
+            c = lb(group[low.bit_length() - 1], gone[y]) + togo[y | low]
+            if best is None or c < best:
+                best = c
+        togo[y] = best
+    return togo
+
+
 class ExactSearch:
     """Resumable A* over eliminated sets; :meth:`step` expands a number of states.
 
@@ -201,7 +280,8 @@ class ExactSearch:
         self.best_cost = self._order_cost(order)
         self._g: dict[int, int] = {0: 0}
         self._parent: dict[int, tuple[int, int]] = {}
-        self._h: dict[int, int] = {}
+        self._h: dict[int, tuple] = {}
+        self._groups = _GroupTables(self._lb, self.model) if self._lb else None
         self._heap: list[tuple[int, int, int]] = [(self._bound(0), 0, 0)]
         self.expanded = 0
         self.done = False
@@ -232,8 +312,9 @@ class ExactSearch:
         lb = self._lb
         h1 = sum(lb(v, x) for v in bits(self.full & ~x))
         h2 = sum(lb.missing(o, x) for o in lb.targets)
-        self._h[x] = (h1, h2)
-        return max(h1, h2)
+        h3 = self._groups.totals(x)
+        self._h[x] = (h1, h2, h3)
+        return max(h1, h2, *h3)
 
     def _child_bound(self, x: int, v: int, lbx: dict[int, tuple[int, int]]) -> int:
         """The bound of ``x | v`` from that of ``x``, re-pricing what ``v`` touches."""
@@ -242,7 +323,7 @@ class ExactSearch:
             return 0
         y = x | 1 << v
         m = self.model
-        h1, h2 = self._h[x]
+        h1, h2, h3 = self._h[x]
         p, q = lbx[v]
         h1 -= p * q
         # Only u's side towards v can change (v is its ancestor or descendant).
@@ -255,8 +336,9 @@ class ExactSearch:
         for o in lb.targets:
             if m.ancestors[o] >> v & 1:
                 h2 += lb.missing(o, y) - lb.missing(o, x)
-        self._h[y] = (h1, h2)
-        return max(h1, h2)
+        h3 = self._groups.update(h3, x, v)
+        self._h[y] = (h1, h2, h3)
+        return max(h1, h2, *h3)
 
     def offer(self, order: Sequence[int], cost: int) -> None:
         """Tightens the upper bound with an order found elsewhere (e.g. local search).
