@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import mctx
 import numpy as np
 
-from search import game
+from search import game, heuristics
 from search.game import GameState
 
 #: Prior logits of the heuristic are ``-k * log1p(markowitz)`` with this ``k``
@@ -46,14 +46,14 @@ class EpisodeBatch(NamedTuple):
     live: np.ndarray  # [T, B] bool: the game still had a legal move
     searched: np.ndarray  # [T, B] bool: the move came from a search (else greedy)
     completions: np.ndarray  # [T, B, 2] float64: forward, reverse completion
-    #   cost estimates from the state before each move (game.completion_costs)
+    #   cost estimates from the state before each move (heuristics.completion_costs)
     total_costs: np.ndarray  # [B] float64: multiplications of the whole game
     scales: np.ndarray  # [B] float64: each game's cost scale
 
 
 def _completion_value(states: GameState) -> jax.Array:
     """``[B]`` ``-min(forward, reverse completion cost) / scale``."""
-    forward, reverse = jax.vmap(game.completion_costs)(states)
+    forward, reverse = jax.vmap(heuristics.completion_costs)(states)
     return (-jnp.minimum(forward, reverse) / states.scale).astype(jnp.float32)
 
 
@@ -69,7 +69,7 @@ def _evaluate(apply_fn, params, states: GameState, heuristic: bool = False):
         logits = jnp.zeros(legal.shape, jnp.float32)
         value = jnp.zeros(legal.shape[:1], jnp.float32)
         if heuristic:
-            markowitz = jax.vmap(game.markowitz)(states)
+            markowitz = jax.vmap(heuristics.markowitz)(states)
             logits = -HEURISTIC_PRIOR_SHARPNESS * jnp.log1p(markowitz)
             logits = logits.astype(jnp.float32)
             value = _completion_value(states)
@@ -130,7 +130,7 @@ def _move_fn(
 
 @jax.jit
 def _completions(states: GameState) -> jax.Array:
-    forward, reverse = jax.vmap(game.completion_costs)(states)
+    forward, reverse = jax.vmap(heuristics.completion_costs)(states)
     return jnp.stack([forward, reverse], axis=-1)
 
 
@@ -139,7 +139,7 @@ def _greedy_move(states: GameState):
     """The lowest-Markowitz legal move of every game, played without search."""
     legal = jax.vmap(game.legal_mask)(states)
     live = legal.any(-1)
-    score = jnp.where(legal, jax.vmap(game.markowitz)(states), jnp.inf)
+    score = jnp.where(legal, jax.vmap(heuristics.markowitz)(states), jnp.inf)
     action = jnp.argmin(score, axis=-1).astype(jnp.int32)
     new, cost = jax.vmap(game._step)(states, action)
     weights = jnp.zeros(legal.shape, jnp.float32)
@@ -174,7 +174,7 @@ def play_episodes(
         greedy Markowitz rule without search (``searched`` false, weights 0).
       heuristic: without a network, use a Markowitz prior and value a node by
         the scaled cost of the better of its forward and reverse completions
-        (:func:`search.game.completion_costs`) instead of a uniform prior and 0.
+        (:func:`search.heuristics.completion_costs`) instead of a uniform prior and 0.
 
     Returns:
       An :class:`EpisodeBatch` with ``T`` = the most intermediates of any game.

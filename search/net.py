@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import msgpack
 import numpy as np
 
-from search import game
+from search import game, heuristics
 from search.game import GameState
 
 #: Where the shipped model lives; :func:`load_params` returns ``None`` if absent.
@@ -89,7 +89,7 @@ def vertex_features(state: GameState) -> jax.Array:
     valued = present & state.has_values
     deg_in, deg_out = present.sum(1), present.sum(0)
     val_in, val_out = valued.sum(1), valued.sum(0)
-    marko = game.markowitz(state).astype(f32)
+    marko = heuristics.markowitz(state).astype(f32)
     log_sizes = jnp.log(state.sizes.astype(f32))  # [N, R]
     vertex_log_size = log_sizes.sum(-1)
     # log core size of each edge [s, p]: core axes of s, plus unpaired core axes of p
