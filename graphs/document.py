@@ -17,7 +17,7 @@ from graphs.errors import GraphError, describe
 from graphs.ir import INPUT, NODE, Edge, Graph, Literal, Vertex
 from graphs.structure import IndexMap, Structure
 from graphs.toposort import infer_order
-from graphs.validate import MAX_RANK, Limits
+from graphs.validate import MAX_RANK, Limits, cycle_error
 
 FORMAT = "ccelim.graph/1"
 #: Largest nesting depth of a parameter value.
@@ -174,12 +174,7 @@ def _implied_vertices(inputs, edges, limits: Limits) -> tuple[Vertex, ...]:
         where = next(
             k for k, e in enumerate(edges) if e.src == cycle[0] and e.dst in cycle
         )
-        raise GraphError(
-            f"the graph has a cycle through vertex {cycle[0]!r} "
-            f"({' -> '.join(cycle + cycle[:1])}); a computational graph must be "
-            "acyclic",
-            path=f"edges[{where}]",
-        )
+        raise cycle_error(cycle, f"edges[{where}]")
     if len(order) > limits.max_vertices:
         raise GraphError(
             f"expected at most {limits.max_vertices} vertices, got {len(order)}; "

@@ -216,15 +216,23 @@ def _program_succ(graph: Graph, index: dict[str, int]) -> list[list[int]]:
     return succ
 
 
-def _cycle_error(graph: Graph, cycle: list[int], path: str) -> GraphError:
-    """The error for a cycle through the vertices at these positions."""
-    names = [graph.vertices[i].id for i in cycle]
+def cycle_error(names: list[str], path: str) -> GraphError:
+    """The error for a cycle through the vertices ``names``, in cycle order.
+
+    Shared by the checks here and by document reading (``graphs.document``), so
+    a cycle reads the same wherever it is found.
+    """
     return GraphError(
         f"the graph has a cycle through vertex {names[0]!r} "
         f"({' -> '.join(names + names[:1])}); a computational graph must be "
         "acyclic",
         path=path,
     )
+
+
+def _cycle_error(graph: Graph, cycle: list[int], path: str) -> GraphError:
+    """The error for a cycle through the vertices at these positions."""
+    return cycle_error([graph.vertices[i].id for i in cycle], path)
 
 
 def _raise_order_or_cycle(graph: Graph, index: dict[str, int], k: int, j: int) -> None:
