@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tests.search.gamegen import scalar_dag, tensor_dag
 
 import graphs
 from graphs.baselines import baselines
@@ -16,6 +15,7 @@ from graphs.elimination import build, cost_of
 from graphs.ir import Edge, Graph, Vertex
 from graphs.structure import IndexMap, Structure
 from search import game, heuristics
+from tests.search.gamegen import scalar_dag, tensor_dag
 
 
 def orders_of(g, seed=0, num_random=3):

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import msgpack
 import numpy as np
 import pytest
-from tests.search.gamegen import scalar_dag, tensor_dag
 
 from graphs.elimination import build
 from graphs.ir import Edge, Graph, Vertex
 from search import game, net
+from tests.search.gamegen import scalar_dag, tensor_dag
 
 CONFIG = net.NetConfig(hidden_size=16, num_layers=2, head_size=16)
 
