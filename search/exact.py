@@ -267,9 +267,17 @@ class ExactSearch:
       g: the elimination graph.
       upper_order: a known order (positions) whose cost prunes the search, e.g.
         the best baseline; without one, the forward order.
+      group_tables: use the group bound ``h3`` (its tables take about a second
+        on 200 intermediates; off where only a quick root bound is wanted).
     """
 
-    def __init__(self, g: ElimGraph, *, upper_order: Sequence[int] | None = None):
+    def __init__(
+        self,
+        g: ElimGraph,
+        *,
+        upper_order: Sequence[int] | None = None,
+        group_tables: bool = True,
+    ):
         self.graph = g
         self.full = sum(1 << v for v in g.intermediates)
         self.model = ScalarModel(g) if g.is_scalar else None
@@ -281,7 +289,11 @@ class ExactSearch:
         self._g: dict[int, int] = {0: 0}
         self._parent: dict[int, tuple[int, int]] = {}
         self._h: dict[int, tuple] = {}
-        self._groups = _GroupTables(self._lb, self.model) if self._lb else None
+        self._groups = (
+            _GroupTables(self._lb, self.model)
+            if self._lb is not None and group_tables
+            else None
+        )
         self._heap: list[tuple[int, int, int]] = [(self._bound(0), 0, 0)]
         self.expanded = 0
         self.done = False
@@ -312,7 +324,7 @@ class ExactSearch:
         lb = self._lb
         h1 = sum(lb(v, x) for v in bits(self.full & ~x))
         h2 = sum(lb.missing(o, x) for o in lb.targets)
-        h3 = self._groups.totals(x)
+        h3 = self._groups.totals(x) if self._groups else ()
         self._h[x] = (h1, h2, h3)
         return max(h1, h2, *h3)
 
@@ -336,7 +348,8 @@ class ExactSearch:
         for o in lb.targets:
             if m.ancestors[o] >> v & 1:
                 h2 += lb.missing(o, y) - lb.missing(o, x)
-        h3 = self._groups.update(h3, x, v)
+        if self._groups:
+            h3 = self._groups.update(h3, x, v)
         self._h[y] = (h1, h2, h3)
         return max(h1, h2, *h3)
 

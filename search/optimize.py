@@ -208,13 +208,17 @@ def optimize(
             notes.append(f"exact: DP over all {2**n} subsets")
             # The A* root bound takes milliseconds here and often already
             # proves the best baseline (or annealing's first order) optimal.
-            lower_bound = ExactSearch(g, upper_order=inits[0]).lower_bound
+            lower_bound = ExactSearch(
+                g, upper_order=inits[0], group_tables=False
+            ).lower_bound
         elif n <= limit:
             exact = ExactSearch(g, upper_order=inits[0])
         elif g.is_scalar and n <= ROOT_BOUND_MAX:
             # Too big to search, but the admissible bound at the root is cheap
             # and sometimes already proves a baseline optimal.
-            lower_bound = ExactSearch(g, upper_order=inits[0]).lower_bound
+            lower_bound = ExactSearch(
+                g, upper_order=inits[0], group_tables=False
+            ).lower_bound
             notes.append(f"exact: {n} intermediates > {limit}, root lower bound only")
         else:
             notes.append(f"exact: skipped, {n} intermediates > {limit}")
