@@ -222,7 +222,8 @@ def optimize(
             notes.append(f"exact: {n} intermediates > {limit}, root lower bound only")
         else:
             notes.append(f"exact: skipped, {n} intermediates > {limit}")
-        if model is not None and dp is None and n <= ROOT_BOUND_MAX:
+        # (A*'s own bound includes the same group tables.)
+        if model is not None and dp is None and exact is None and n <= ROOT_BOUND_MAX:
             groups = GroupBound(model, size=10 if n <= 150 else 8)
     if n >= 2 and "local" in chosen:
         local = LocalSearch(g, seed=seed, init_orders=inits)
