@@ -18,7 +18,10 @@ inputs and ``v`` that avoids ``X`` — at least the minimum such cut (a max-flow
 unit capacities on non-eliminated vertices); likewise its successors. Only
 predecessors joined by a dense path cost a multiplication: a value-less in-edge from
 an input can be one such predecessor at most, and a value-less in-edge from an
-intermediate drops that side's bound to 0. Tensor graphs use ``h = 0``.
+intermediate drops that side's bound to 0. A second bound counts the final edges
+still missing, and a third sums group cost-to-go tables over these cuts
+(:class:`_GroupTables`, the argument of ``search.bounds``); ``h`` is the largest.
+Tensor graphs use ``h = 0``.
 
 With a time limit the search stops early and reports the best proven lower bound,
 ``min(upper, min over open states of g + h)``.
