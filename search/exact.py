@@ -20,7 +20,7 @@ predecessors joined by a dense path cost a multiplication: a value-less in-edge 
 an input can be one such predecessor at most, and a value-less in-edge from an
 intermediate drops that side's bound to 0. A second bound counts the final edges
 still missing, and a third sums group cost-to-go tables over these cuts
-(:class:`_GroupTables`, the argument of ``search.bounds``); ``h`` is the largest.
+(:class:`GroupTables`, the argument of ``search.bounds``); ``h`` is the largest.
 Tensor graphs use ``h = 0``.
 
 With a time limit the search stops early and reports the best proven lower bound,
@@ -40,7 +40,8 @@ import time
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph
-from search.fastcost import ScalarModel, bits, eliminate_step, neighbours_through
+from search.bounds import CutBound, GroupTables
+from search.fastcost import ScalarModel, bits, eliminate_step
 from search.subsetdp import MAX_SET, SubsetDP, whole_graph_problem
 
 _INF = float("inf")
@@ -65,204 +66,6 @@ class ExactResult:
     expanded: int
 
 
-class _CutBound:
-    """``lb(v, X)`` for scalar graphs (see the module docstring)."""
-
-    def __init__(self, model: ScalarModel):
-        self.m = model
-        inter = model.inter_mask
-        n = model.n
-        # Per side: 0 = no value-less edge on v's side, k = at most k value-less
-        # neighbours (value-less edges from non-intermediates), -1 = unbounded.
-        self.slack_in = [self._slack(model.vl_in[v], inter) for v in range(n)]
-        self.slack_out = [self._slack(model.vl_out[v], inter) for v in range(n)]
-        self._memo: dict[tuple[int, int, int], int] = {}
-        self.sources = sum(1 << u for u in range(n) if not model.pred[u])
-        self.sinks = sum(1 << u for u in range(n) if not model.succ[u])
-        # Final edges (output, input) that must be created by a dense product.
-        g = model.graph
-        inputs = set(g.inputs)
-        self.targets = sorted({o for o in g.outputs.values() if o not in inputs})
-        dense_from = sum(1 << i for i in inputs if not model.vl_out[i])
-        self.need = {}
-        for o in self.targets:
-            # Both factors of the product that creates (o, i) must be dense.
-            dense = model.ancestors[o] & dense_from
-            self.need[o] = 0 if model.vl_in[o] else dense
-
-    def missing(self, o: int, x: int) -> int:
-        """Final edges into target ``o`` that are not there yet after ``x``."""
-        x &= self.m.ancestors[o]
-        key = (o, x, 2)
-        found = self._memo.get(key)
-        if found is None:
-            found = (self.need[o] & ~neighbours_through(o, x, self.m.pred)).bit_count()
-            self._memo[key] = found
-        return found
-
-    @staticmethod
-    def _slack(vl: int, inter: int) -> int:
-        if vl & inter:
-            return -1
-        return vl.bit_count()
-
-    def __call__(self, v: int, x: int) -> int:
-        lo_in, lo_out = self.sides(v, x)
-        return lo_in * lo_out
-
-    def sides(self, v: int, x: int) -> tuple[int, int]:
-        """The predecessor-side and successor-side bounds of ``v`` after ``x``."""
-        return self.side_in(v, x), self.side_out(v, x)
-
-    def side_in(self, v: int, x: int) -> int:
-        m = self.m
-        return self._side(v, x & m.ancestors[v], m.pred, self.slack_in[v], 0)
-
-    def side_out(self, v: int, x: int) -> int:
-        m = self.m
-        return self._side(v, x & m.descendants[v], m.succ, self.slack_out[v], 1)
-
-    def _side(self, v: int, x: int, nxt: list[int], slack: int, side: int) -> int:
-        if slack < 0:
-            return 0
-        key = (v, x, side)
-        found = self._memo.get(key)
-        if found is None:
-            # The current neighbours form a cut; one of them is the minimum.
-            found = neighbours_through(v, x, nxt).bit_count()
-            if found > 1:
-                back = self.m.succ if side == 0 else self.m.pred
-                ends = self.sources if side == 0 else self.sinks
-                found = _disjoint_paths(v, x, nxt, back, ends, found)
-            self._memo[key] = found
-        return max(0, found - slack)
-
-
-def _disjoint_paths(
-    v: int, x: int, nxt: list[int], back: list[int], ends: int, limit: int
-) -> int:
-    """A lower bound on the fewest vertices outside ``x`` (and not ``v``) that meet
-    every ``nxt``-path from ``v`` to a vertex with no ``nxt`` neighbours.
-
-    Greedily packs shortest paths that share no vertex outside ``x`` (vertices in
-    ``x`` cannot be cut, so paths may share them); by Menger's theorem every such
-    packing is at most the minimum cut. ``ends`` marks the path ends (vertices
-    without ``nxt`` neighbours); the packing stops at ``limit``, a known cut size.
-    """
-    used = 0
-    count = 0
-    start = 1 << v
-    while count < limit:
-        layers = [start]
-        seen = start
-        frontier = start
-        blocked = used & ~x
-        while True:
-            rest, frontier = frontier, 0
-            while rest:
-                low = rest & -rest
-                frontier |= nxt[low.bit_length() - 1]
-                rest ^= low
-            frontier &= ~seen & ~blocked
-            if not frontier:
-                return count
-            seen |= frontier
-            layers.append(frontier)
-            hit = frontier & ends
-            if hit:
-                break
-        # Walk back from one reached end through the layers, marking the path.
-        hit &= -hit
-        w = hit.bit_length() - 1
-        used |= hit
-        for layer in reversed(layers[1:-1]):
-            prev = back[w] & layer
-            prev &= -prev
-            w = prev.bit_length() - 1
-            used |= prev
-        count += 1
-    return count
-
-
-class _GroupTables:
-    """A third admissible bound ``h3``: group cost-to-go tables (``search.bounds``).
-
-    The intermediates are split into groups of consecutive vertices in
-    topological order (:data:`GROUP_SIZE`, two partitions at different offsets).
-    For a group ``G`` and ``Y ⊆ G``, ``togo_G[Y]`` is the cheapest way to order
-    ``G - Y`` when each step ``v`` costs ``lb(v, Y ∪ {G's vertices before v})`` —
-    a DP over the group's subsets. From a state ``X``, every remaining ``v ∈ G``
-    is eliminated after a set ``X_v ⊇ X`` whose part in ``G`` is ``X ∩ G`` plus
-    the group's vertices eliminated before it, and ``cost(v, X_v) ≥ lb(v, X_v ∩
-    G)`` since ``lb`` holds for every superset; so the remaining cost is at least
-    ``Σ_G togo_G[X ∩ G]``, for each partition. Only ``v``'s group changes when
-    ``v`` is eliminated, so children update one table entry per partition.
-    """
-
-    def __init__(self, lb: _CutBound, model: ScalarModel):
-        topo = sorted(model.intermediates, key=model.rank.__getitem__)
-        n = len(topo)
-        size = GROUP_SIZE
-        self.parts: list[list[tuple[list[int], list[int]]]] = []
-        self.where: list[dict[int, tuple[int, int]]] = []
-        for shift in (0, size // 2) if n > size else (0,):
-            cuts = sorted({0, n, *range(shift or size, n, size)})
-            part, where = [], {}
-            for a, b in zip(cuts, cuts[1:], strict=False):
-                group = topo[a:b]
-                for j, v in enumerate(group):
-                    where[v] = (len(part), j)
-                part.append((group, _togo(lb, group)))
-            self.parts.append(part)
-            self.where.append(where)
-
-    @staticmethod
-    def _local(x: int, group: list[int]) -> int:
-        return sum(1 << j for j, v in enumerate(group) if x >> v & 1)
-
-    def totals(self, x: int) -> tuple[int, ...]:
-        return tuple(
-            sum(table[self._local(x, group)] for group, table in part)
-            for part in self.parts
-        )
-
-    def update(self, h3: tuple[int, ...], x: int, v: int) -> tuple[int, ...]:
-        out = []
-        for total, part, where in zip(h3, self.parts, self.where, strict=True):
-            i, j = where[v]
-            group, table = part[i]
-            y = self._local(x, group)
-            out.append(total - table[y] + table[y | 1 << j])
-        return tuple(out)
-
-
-#: Vertices per group of the ``h3`` bound (its tables have ``2^size`` entries).
-GROUP_SIZE = 10
-
-
-def _togo(lb: _CutBound, group: list[int]) -> list[int]:
-    """``togo[Y]`` over the subsets ``Y`` of ``group`` (see :class:`_GroupTables`)."""
-    n = len(group)
-    full = (1 << n) - 1
-    masks = [1 << v for v in group]
-    gone = [0] * (1 << n)
-    for y in range(1, 1 << n):
-        low = y & -y
-        gone[y] = gone[y ^ low] | masks[low.bit_length() - 1]
-    togo = [0] * (1 << n)
-    for y in range(full - 1, -1, -1):
-        rest = full & ~y
-        best = None
-        while rest:
-            low = rest & -rest
-            rest ^= low
-            c = lb(group[low.bit_length() - 1], gone[y]) + togo[y | low]
-            if best is None or c < best:
-                best = c
-        togo[y] = best
-    return togo
-
-
 class ExactSearch:
     """Resumable A* over eliminated sets; :meth:`step` expands a number of states.
 
@@ -284,7 +87,7 @@ class ExactSearch:
         self.graph = g
         self.full = sum(1 << v for v in g.intermediates)
         self.model = ScalarModel(g) if g.is_scalar else None
-        self._lb = _CutBound(self.model) if self.model else None
+        self._lb = CutBound(self.model) if self.model else None
         self._states: dict[int, ElimGraph] = {0: g}
         order = list(upper_order) if upper_order is not None else list(g.intermediates)
         self.best_order = tuple(order)
@@ -293,7 +96,7 @@ class ExactSearch:
         self._parent: dict[int, tuple[int, int]] = {}
         self._h: dict[int, tuple] = {}
         self._groups = (
-            _GroupTables(self._lb, self.model)
+            GroupTables(self._lb, self.model)
             if self._lb is not None and group_tables
             else None
         )

@@ -3,8 +3,8 @@
 from graphs import tasks
 from graphs.elimination import build
 from graphs.random_programs import random_dag
-from search.bounds import GroupBound, group_bound
-from search.exact import _CutBound, exact_optimum
+from search.bounds import CutBound, GroupBound, group_bound
+from search.exact import exact_optimum
 from search.fastcost import ScalarModel
 from tests.search.searchgen import random_graph
 
@@ -23,7 +23,7 @@ def test_group_bound_never_exceeds_the_optimum():
             continue
         model = ScalarModel(g)
         optimum = exact_optimum(g).cost  # the subset DP: at most 19 intermediates
-        cut = _CutBound(model)
+        cut = CutBound(model)
         root = sum(cut(v, 0) for v in g.intermediates)  # per-vertex bound h1
         for size in (1, 3, 5):
             bound = group_bound(model, size=size)

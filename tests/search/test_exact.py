@@ -6,7 +6,8 @@ import pytest
 
 from graphs.elimination import build, cost, cost_of
 from graphs.ir import Edge, Graph, Vertex
-from search.exact import _CutBound, exact_optimum
+from search.bounds import CutBound
+from search.exact import exact_optimum
 from search.fastcost import ScalarModel
 from tests.search.searchgen import random_graph
 
@@ -103,7 +104,7 @@ def test_cut_bound_never_exceeds_a_later_cost():
         rng = random.Random(seed)
         g = build(random_graph(seed, num_nodes=4 + seed % 10, valueless=0.2))
         model = ScalarModel(g)
-        bound = _CutBound(model)
+        bound = CutBound(model)
         inter = list(g.intermediates)
         for _ in range(10):
             x = sum(1 << v for v in inter if rng.random() < 0.4)
