@@ -211,6 +211,16 @@ class LocalSearch:
         self._t = 0
         self._note()
 
+    def offer(self, order: Sequence[int], cost: int) -> None:
+        """Takes ``order`` (positions, true cost ``cost``) as the best if cheaper.
+
+        The current run goes on; the next restart from the best starts from it.
+        """
+        if cost < self.best_cost:
+            self.best_cost = cost
+            self.best_order = list(order)
+            self.history.append((self.moves, cost))
+
     def _note(self) -> None:
         if self.ev.total < self.best_cost:
             self.best_cost = self.ev.total

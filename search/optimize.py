@@ -16,7 +16,11 @@ them), then runs a fixed, budget-independent schedule of small work chunks:
 * ``bounds`` — on the other scalar graphs up to :data:`ROOT_BOUND_MAX`
   intermediates, the group lower bound of ``search.bounds`` (one group's DP a
   chunk); it only raises the reported lower bound and can stop the run early;
-* ``local`` — simulated annealing (``search.local``), started from the baselines:
+* ``local`` — on scalar graphs first one window a cycle of ``search.window``
+  (each window of :data:`WINDOW_WIDTH` consecutive vertices of the best order
+  re-ordered optimally by the subset DP) until its sweeps find nothing, the
+  two exchanging their best orders; and simulated annealing
+  (``search.local``), started from the baselines:
   two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
@@ -46,6 +50,7 @@ from search.exact import ExactSearch, subset_dp
 from search.fastbaselines import scalar_baselines, tensor_baselines
 from search.fastcost import ScalarModel
 from search.local import LocalSearch
+from search.window import WindowSearch
 
 METHODS = ("baselines", "exact", "local", "mcts")
 EXACT_MAX_SCALAR = 40
@@ -53,6 +58,9 @@ EXACT_MAX_TENSOR = 14
 ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
 LOCAL_FIRST_CYCLES = 20  # two annealing chunks a cycle; then one every 4 cycles
+WINDOW_MIN = 8  # scalar graphs with at least this many intermediates get windows
+WINDOW_WIDTH = 12
+WINDOWS_PER_CHUNK = 4  # a window of 12 takes a few ms, an annealing chunk ~30 ms
 MCTS_FIRST_CYCLE = 40
 MCTS_EVERY = 40
 MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
@@ -69,8 +77,8 @@ class OptimizeResult:
     Attributes:
       order: the order, as the graph's own intermediate vertex ids.
       cost: its multiplications (as ``graphs.cost`` counts them).
-      method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"`` or
-        ``"mcts"``.
+      method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"``
+        (annealing), ``"local:window"`` (exact window re-ordering) or ``"mcts"``.
       baselines: every baseline's cost, by name.
       lower_bound: a proven lower bound on the optimum (``== cost`` when proven
         optimal), or ``None`` where no exact search ran.
@@ -78,7 +86,8 @@ class OptimizeResult:
       history: ``(elapsed_s, cost, method)`` at every improvement, first the best
         baseline.
       work: work done per method (``local_moves``, ``exact_expansions``,
-        ``exact_dp_steps``, ``mcts_episodes``, ``chunks``); it fixes the result
+        ``exact_dp_steps``, ``windows``, ``mcts_episodes``, ``chunks``); it
+        fixes the result
         for a seed.
       notes: methods skipped or stopped, and why.
     """
@@ -180,6 +189,7 @@ def optimize(
         "local_moves": 0,
         "exact_expansions": 0,
         "exact_dp_steps": 0,
+        "windows": 0,
         "mcts_episodes": 0,
     }
 
@@ -225,8 +235,11 @@ def optimize(
         # (A*'s own bound includes the same group tables.)
         if model is not None and dp is None and exact is None and n <= ROOT_BOUND_MAX:
             groups = GroupBound(model, size=10 if n <= 150 else 8)
+    window = None
     if n >= 2 and "local" in chosen:
         local = LocalSearch(g, seed=seed, init_orders=inits)
+        if model is not None and n >= WINDOW_MIN:
+            window = WindowSearch(model, inits[0], width=WINDOW_WIDTH)
     run_mcts = None
     if n and "mcts" in chosen:
         try:
@@ -291,6 +304,14 @@ def optimize(
             local_chunks = 2
         else:
             local_chunks = 1 if cycle % 4 == 0 else 0
+        if window is not None and more() and not proven() and not window.converged:
+            for _ in range(WINDOWS_PER_CHUNK):
+                window.step()
+            work["chunks"] += 1
+            work["windows"] = window.windows
+            if window.cost < best.cost:
+                best.offer(window.order, window.cost, "local:window")
+                local.offer(window.order, window.cost)
         for _ in range(local_chunks):
             if not more() or proven():
                 break
@@ -302,6 +323,8 @@ def optimize(
                 if not g.is_scalar:  # re-price: tensor windows assume order-free sets
                     cost = cost_of(g, result.order).multiplications
                 best.offer(result.order, cost, "local")
+                if window is not None:
+                    window.offer(result.order, cost)
         alone = exact is None and local is None and dp is None and groups is None
         if (
             run_mcts is not None
