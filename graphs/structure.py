@@ -25,6 +25,7 @@ here works symbolically (values ``None``) or on arrays.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import math
@@ -571,6 +572,13 @@ def _compose_structures(
 #: the product of the distinct labels' sizes in multiplications.
 SMALL_CONTRACTION = 4
 
+#: Optional override of that choice while tracing: ``policy(contracted size,
+#: multiplications) -> bool`` (True: ``dot_general``). The interpreter sets it per
+#: batch size; the multiplications are the same either way.
+DOT_POLICY: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "dot_policy", default=None
+)
+
 
 def _dot(x, xl: Labels, y, yl: Labels, out: Labels):
     """Two-operand einsum; the multiplications are the product of its label sizes."""
@@ -580,7 +588,14 @@ def _dot(x, xl: Labels, y, yl: Labels, out: Labels):
     batch = [label for label in shared if label in out]
     contract = [label for label in shared if label not in out]
     contract_size = math.prod(x.shape[xl.index(c)] for c in contract)
-    if contract_size <= SMALL_CONTRACTION:
+    policy = DOT_POLICY.get()
+    if policy is None:
+        small = contract_size <= SMALL_CONTRACTION
+    else:
+        sizes = dict(zip(xl, x.shape))
+        sizes.update(zip(yl, y.shape))
+        small = not policy(contract_size, math.prod(sizes.values()))
+    if small:
         # One broadcast multiply over every label (elementwise/outer products and
         # tiny contractions), then a sum over the contracted ones.
         jnp = _jnp()

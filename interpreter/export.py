@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from graphs.ir import Graph
-from interpreter.eliminate import accumulate_blocks, partial_cores
+from interpreter.kernel import flat_blocks
 from interpreter.plan import OrderSpec, Plan, make_plan
 from interpreter.source import jaxpr_to_source
 
@@ -77,13 +77,12 @@ class KernelArtifact:
 
 
 def flat_kernel(plan: Plan) -> Callable[..., tuple[jax.Array, ...]]:
-    """The kernel over flat leaves (``plan.leaves`` order) returning all dense blocks."""
+    """The kernel over flat leaves (``plan.leaves`` order) returning all dense blocks.
 
-    def kernel(*leaves):
-        values = dict(zip((spec.vertex for spec in plan.leaves), leaves))
-        return tuple(accumulate_blocks(plan, partial_cores(plan, values)))
-
-    return kernel
+    Batch-aware (``interpreter.batching``): exported with a batch, it is traced for
+    that batch size.
+    """
+    return flat_blocks(plan)
 
 
 def _arg_names(plan: Plan) -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from graphs.errors import GraphError
 from graphs.ir import Graph
+from interpreter.batching import batch_aware
 from interpreter.eliminate import (
     accumulate_blocks,
     accumulate_structured,
@@ -112,21 +113,45 @@ def _layout(
     return per_out[0] if len(per_out) == 1 else tuple(per_out)
 
 
+def flat_blocks(plan: Plan) -> Callable[..., tuple[jax.Array, ...]]:
+    """Flat leaves (``plan.leaves`` order) -> every dense block, batch-aware."""
+    vertices = [spec.vertex for spec in plan.leaves]
+
+    def body(*flat):
+        cores = partial_cores(plan, dict(zip(vertices, flat)))
+        return tuple(accumulate_blocks(plan, cores))
+
+    return batch_aware(body)
+
+
+def _flat(plan: Plan, leaves: dict[str, jax.Array]) -> list[jax.Array]:
+    return [leaves[spec.vertex] for spec in plan.leaves]
+
+
 def _dense_kernel(plan: Plan, out_tree: Any, argnums_tuple: bool) -> Callable[..., Any]:
+    run = flat_blocks(plan)
+
     def kernel(*args):
         TRACE_COUNTS[id(plan)] = TRACE_COUNTS.get(id(plan), 0) + 1
         leaves, treedefs = flatten_args(plan, args)
-        blocks = accumulate_blocks(plan, partial_cores(plan, leaves))
+        blocks = run(*_flat(plan, leaves))
         return _layout(plan, blocks, treedefs, out_tree, argnums_tuple)
 
     return kernel
 
 
 def _structured_kernel(plan: Plan) -> Callable[..., Any]:
+    vertices = [spec.vertex for spec in plan.leaves]
+    run = batch_aware(
+        lambda *flat: accumulate_structured(
+            plan, partial_cores(plan, dict(zip(vertices, flat)))
+        )
+    )
+
     def kernel(*args):
         TRACE_COUNTS[id(plan)] = TRACE_COUNTS.get(id(plan), 0) + 1
         leaves, _ = flatten_args(plan, args)
-        return accumulate_structured(plan, partial_cores(plan, leaves))
+        return run(*_flat(plan, leaves))
 
     return kernel
 

@@ -21,6 +21,7 @@ _INLINE = {
     "jit": "jaxpr",
     "closed_call": "call_jaxpr",
     "core_call": "call_jaxpr",
+    "custom_vmap_call": "call",
 }
 
 

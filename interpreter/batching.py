@@ -1,0 +1,100 @@
+"""Batch-aware execution: a kernel that knows its ``jax.vmap`` batch size when traced.
+
+A kernel is traced once per example shape, but how XLA (CPU) runs it best depends
+on the batch: a small contraction as a broadcast ``mul`` and a sum fuses with its
+neighbours (no extra fused loop to launch, which is what small batches pay for),
+while as a ``dot_general`` it gets its operands computed once (XLA otherwise
+recomputes fused producers, transcendental ones included, for every product
+element) and a matrix kernel (what large batches pay for). Both forms perform the
+same multiplications (``graphs.structure`` counts the product of the distinct
+label sizes either way), so the choice changes speed, never the count.
+
+:func:`batch_aware` wraps a function of flat arrays in ``jax.custom_batching.
+custom_vmap``: called unbatched it runs as traced for one example; under
+``jax.vmap`` its rule re-traces the body under a plain ``jax.vmap`` with the
+contraction policy for that batch size (:func:`dot_policy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+from jax.custom_batching import custom_vmap
+
+from graphs import structure as st
+
+#: A contraction (contracted size >= 2) runs as ``dot_general`` when the
+#: multiplications of the einsum times the batch size reach this many; below, as a
+#: fused broadcast multiply (unless its contracted size exceeds
+#: ``graphs.structure.SMALL_CONTRACTION``, which always uses ``dot_general``).
+#: Measured on the benchmark tasks (RoeFlux_3d, f, MLP): dots pay off from about
+#: this much work per einsum on XLA CPU.
+DOT_MIN_BATCHED_MULTIPLICATIONS = 4096
+
+
+def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
+    """``policy(contracted size, multiplications) -> use dot_general`` for a batch.
+
+    Args:
+      batch: the vmap batch size, or ``None`` when it is symbolic (export with a
+        named batch dimension), which counts as large.
+
+    Returns:
+      The policy for ``graphs.structure.DOT_POLICY``.
+    """
+
+    def policy(contract_size: int, multiplications: int) -> bool:
+        if contract_size > st.SMALL_CONTRACTION:
+            return True
+        if contract_size < 2:
+            return False
+        return (
+            batch is None or batch * multiplications >= DOT_MIN_BATCHED_MULTIPLICATIONS
+        )
+
+    return policy
+
+
+@contextlib.contextmanager
+def executing_for(batch: int | None) -> Iterator[None]:
+    """Within the block, contractions traced follow :func:`dot_policy` of ``batch``."""
+    token = st.DOT_POLICY.set(dot_policy(batch))
+    try:
+        yield
+    finally:
+        st.DOT_POLICY.reset(token)
+
+
+def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:
+    """``body`` (a function of flat arrays) traced with the policy of its batch size.
+
+    Args:
+      body: a pure function of positional arrays returning a pytree of arrays.
+
+    Returns:
+      A function with ``body``'s signature and results that composes with
+      ``jax.jit``, ``jax.vmap`` (its rule batches ``body`` with ``jax.vmap``; the
+      results are batched along axis 0) and ``jax.jvp``.
+    """
+
+    @custom_vmap
+    def run(*arrays):
+        with executing_for(1):
+            return body(*arrays)
+
+    @run.def_vmap
+    def _rule(axis_size, in_batched, *arrays):
+        size = axis_size if isinstance(axis_size, int) else None
+
+        def traced(*xs):
+            with executing_for(size):
+                return body(*xs)
+
+        axes = [0 if batched else None for batched in in_batched]
+        out = jax.vmap(traced, in_axes=axes)(*arrays)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return run
