@@ -260,15 +260,15 @@ def write_unseen(rows, budgets):
         "",
         "| graph | n | edges | best baseline |"
         + "".join(f" {b:g} s cost (reduction) |" for b in budgets)
-        + " method (longest) |",
-        "|---|---|---|---|" + "---|" * len(budgets) + "---|",
+        + " method (longest) | lb |",
+        "|---|---|---|---|" + "---|" * len(budgets) + "---|---|",
     ]
     for name, path, n, edges, results in rows:
         cells = "".join(f" {r.cost} ({100 * r.improvement:.1f}%) |" for _, r in results)
         last = results[-1][1]
         lines.append(
             f"| [{name}](unseen/{path.name}) | {n} | {edges} | {last.best_baseline} |"
-            f"{cells} {last.method} |"
+            f"{cells} {last.method} | {last.lower_bound} |"
         )
     lines.append("")
     return lines
