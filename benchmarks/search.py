@@ -287,9 +287,13 @@ def write(rows, plots, speed, exact_rows, args, wall, unseen=(), unseen_budgets=
         "them; *reduction* is against the best of our six baselines (forward, reverse, "
         "markowitz, markowitz_latest, relative_markowitz, min_fill); AlphaGrad's "
         "column is its published reduction against *its* best baseline, on its own "
-        "graphs of the same functions. `lb` is a proven lower bound (exact search, or "
-        "its root bound on larger scalar graphs): where it equals the cost, the order "
-        "is optimal.",
+        "graphs of the same functions. `lb` is a proven lower bound (exact search; "
+        "on larger scalar graphs the root cut bound or the group bound of "
+        "`search.bounds`, whichever is larger, once computed within the budget): "
+        "where it equals the cost, the order is optimal, and no order of that graph "
+        "can save more than (best baseline − lb) / best baseline. Method "
+        "`local:window` is the exact re-ordering of 12-vertex windows "
+        "(`search.window`), `local` simulated annealing.",
         "",
     ]
     header = (
