@@ -166,6 +166,26 @@ def _work(result):
     return f"A*, {result.work['exact_expansions']} states"
 
 
+def fresh_dags(count):
+    """DAGs no test or tuning run used (seeds from 4000), 12-22 intermediates."""
+    from graphs.random_programs import random_dag
+
+    return [
+        (
+            seed,
+            build(
+                random_dag(
+                    seed,
+                    num_intermediates=12 + seed % 11,
+                    num_inputs=1 + seed % 8,
+                    num_outputs=1 + seed % 5,
+                )
+            ),
+        )
+        for seed in range(4000, 4000 + count)
+    ]
+
+
 def run_exact(count, limit_s, source=random_scalar_graphs):
     rows = []
     found = source(count, 20) if source is random_scalar_graphs else source(count)
@@ -388,6 +408,7 @@ def main():
     )
     parser.add_argument("--exact-graphs", type=int, default=20)
     parser.add_argument("--dag-graphs", type=int, default=10)
+    parser.add_argument("--fresh-graphs", type=int, default=20)
     parser.add_argument("--exact-limit", type=float, default=10.0)
     parser.add_argument("--speed-moves", type=int, default=50_000)
     parser.add_argument(
@@ -426,6 +447,14 @@ def main():
             (
                 "random DAGs (`random_dag`, 16–20 intermediates; denser, harder)",
                 run_exact(args.dag_graphs, args.exact_limit, source=random_dags),
+            )
+        )
+    if args.fresh_graphs:
+        exact_rows.append(
+            (
+                "fresh random DAGs (`random_dag`, seeds from 4000, 12–22 "
+                "intermediates, 1–8 inputs; used by no test or tuning run)",
+                run_exact(args.fresh_graphs, args.exact_limit, source=fresh_dags),
             )
         )
     unseen_budgets = [float(b) for b in args.unseen_budgets.split(",") if b]
