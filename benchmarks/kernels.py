@@ -256,7 +256,7 @@ def report(rows: Sequence[Row], *, min_time: float) -> str:
         "",
         "Each entry is the median time per call of `jax.jit(jax.vmap(J))` on a batch "
         f"(samples of at least 0.2 ms, at least {min_time:.2f} s per function, after "
-        "warm-up, `block_until_ready`); all three run in one process on the same "
+        "warm-up, `block_until_ready`); all four (ccelim, jacfwd, jacrev, floor) run in one process on the same "
         "inputs, their samples interleaved round by round. The order column names "
         "the order's source (a baseline, `file`, or `search:<method>`) and its "
         "multiplications. Speed-up = min(jacfwd, jacrev) / ccelim; > 1 means ccelim "
