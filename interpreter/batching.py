@@ -77,7 +77,8 @@ def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:
     Returns:
       A function with ``body``'s signature and results that composes with
       ``jax.jit``, ``jax.vmap`` (its rule batches ``body`` with ``jax.vmap``; the
-      results are batched along axis 0) and ``jax.jvp``.
+      results are batched along axis 0) and differentiation in both modes
+      (``jax.jvp``, ``jax.grad``, ``jax.jacrev``: through ``body`` itself).
     """
 
     @custom_vmap
@@ -94,7 +95,18 @@ def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:
                 return body(*xs)
 
         axes = [0 if batched else None for batched in in_batched]
-        out = jax.vmap(traced, in_axes=axes)(*arrays)
+        out = jax.vmap(traced, in_axes=axes, axis_size=axis_size)(*arrays)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
-    return run
+    # custom_vmap alone cannot be linearized (jax.grad/jacrev of a kernel, Hessians):
+    # its derivative is the derivative of the plain body, whose tangent map JAX
+    # builds and transposes as usual; the batch policy only matters for the primal.
+    @jax.custom_jvp
+    def differentiable(*arrays):
+        return run(*arrays)
+
+    @differentiable.defjvp
+    def _jvp(primals, tangents):
+        return jax.jvp(body, primals, tangents)
+
+    return differentiable

@@ -22,6 +22,7 @@ _INLINE = {
     "closed_call": "call_jaxpr",
     "core_call": "call_jaxpr",
     "custom_vmap_call": "call",
+    "custom_jvp_call": "call_jaxpr",
 }
 
 

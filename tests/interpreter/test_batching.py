@@ -79,3 +79,32 @@ def test_vmapped_kernel_at_a_large_batch_matches_jacfwd():
     got = jax.jit(jax.vmap(kernel))(*batched)
     want = jax.vmap(jax.jacfwd(task.fn, argnums=argnums))(*batched)
     assert_trees_close(got, want)
+
+
+def _mixed(x, w):
+    # a matrix product (a contraction the batch policy decides on) and transcendentals
+    return jnp.tanh(w @ jnp.sin(x)) * jnp.exp(x[::-1])
+
+
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+def test_kernels_differentiate_to_the_second_derivative(mode):
+    # The kernel is batch-aware (custom_vmap); differentiating it (Hessians) goes
+    # through the plain body and must equal JAX's second derivative of the program.
+    x = jnp.array([0.3, -1.2, 0.7])
+    w = jnp.array([[1.0, 2.0, -0.5], [0.1, 0.4, 3.0], [-2.0, 0.0, 1.5]])
+    kernel = interpreter.jac(_mixed, order="markowitz", argnums=0)
+    expected = jax.jacfwd(jax.jacfwd(_mixed))(x, w)
+    hessian = getattr(jax, mode)(kernel)(x, w)
+    np.testing.assert_allclose(hessian, expected, rtol=1e-10, atol=1e-12)
+    grad = jax.grad(lambda x: kernel(x, w).sum())(x)
+    np.testing.assert_allclose(grad, expected.sum(axis=(0, 1)), rtol=1e-10)
+
+
+def test_vmap_over_an_argument_the_kernel_does_not_read_the_batch_from():
+    # vmap with every kernel input unbatched (in_axes=None) broadcasts the result.
+    x = jnp.array([0.3, -1.2, 0.7])
+    w = jnp.eye(3)
+    kernel = interpreter.jac(_mixed, argnums=0)
+    out = jax.vmap(lambda _, x: kernel(x, w), in_axes=(0, None))(jnp.ones(4), x)
+    assert out.shape == (4, 3, 3)
+    np.testing.assert_allclose(out[2], jax.jacfwd(_mixed)(x, w), rtol=1e-10)
