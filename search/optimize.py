@@ -87,8 +87,7 @@ class OptimizeResult:
         baseline.
       work: work done per method (``local_moves``, ``exact_expansions``,
         ``exact_dp_steps``, ``windows``, ``mcts_episodes``, ``chunks``); it
-        fixes the result
-        for a seed.
+        fixes the result for a seed.
       notes: methods skipped or stopped, and why.
     """
 
