@@ -33,12 +33,9 @@ def _ids(g, order):
     return [g.ids[v] for v in order]
 
 
-def test_chain_optimum_eliminates_the_middle_first():
-    # x1, x2 -> a -> b -> c -> y1, y2, y3.
-    # The vertex eliminated last always costs |{x1,x2}|·|{y1,y2,y3}| = 6.
-    # First b (1·1 = 1, joins a -> c), then a (2·1 = 2), then c (6): 9.
-    # Forward: a 2·1 + b 2·1 + c 2·3 = 10; reverse: c 1·3 + b 1·3 + a 2·3 = 12.
-    graph = _graph(
+def chain_graph():
+    """x1, x2 -> a -> b -> c -> y1, y2, y3 (optimum 9: b, a, c)."""
+    return _graph(
         ["x1", "x2"],
         ["y1", "y2", "y3"],
         [
@@ -51,6 +48,14 @@ def test_chain_optimum_eliminates_the_middle_first():
             ("c", "y3"),
         ],
     )
+
+
+def test_chain_optimum_eliminates_the_middle_first():
+    # x1, x2 -> a -> b -> c -> y1, y2, y3.
+    # The vertex eliminated last always costs |{x1,x2}|·|{y1,y2,y3}| = 6.
+    # First b (1·1 = 1, joins a -> c), then a (2·1 = 2), then c (6): 9.
+    # Forward: a 2·1 + b 2·1 + c 2·3 = 10; reverse: c 1·3 + b 1·3 + a 2·3 = 12.
+    graph = chain_graph()
     g = build(graph)
     result = exact_optimum(g, time_limit_s=10)
     assert result.optimal and result.cost == 9 and result.lower_bound == 9

@@ -37,23 +37,9 @@ def test_dp_equals_brute_force_on_hundreds_of_small_graphs():
 
 def test_chain_optimum_by_hand():
     # x1, x2 -> a -> b -> c -> y1, y2, y3 (see test_exact.py): b, a, c costs 9.
-    from tests.search.test_exact import _graph
+    from tests.search.test_exact import chain_graph
 
-    g = build(
-        _graph(
-            ["x1", "x2"],
-            ["y1", "y2", "y3"],
-            [
-                ("x1", "a"),
-                ("x2", "a"),
-                ("a", "b"),
-                ("b", "c"),
-                ("c", "y1"),
-                ("c", "y2"),
-                ("c", "y3"),
-            ],
-        )
-    )
+    g = build(chain_graph())
     result = exact_optimum(g, method="dp")
     assert result.optimal and result.cost == 9
     assert [g.ids[v] for v in result.order] == ["b", "a", "c"]
