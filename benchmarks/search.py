@@ -140,8 +140,15 @@ def random_scalar_graphs(count, max_intermediates):
     return found
 
 
-def random_dags(count):
+def _dags(seeds, *, intermediates, inputs, outputs):
+    """``(seed, ElimGraph)`` of random DAGs whose sizes cycle with the seed.
+
+    Each size argument is ``(base, period)``: the size is ``base + seed % period``.
+    """
     from graphs.random_programs import random_dag
+
+    def size(spec, seed):
+        return spec[0] + seed % spec[1]
 
     return [
         (
@@ -149,14 +156,18 @@ def random_dags(count):
             build(
                 random_dag(
                     seed,
-                    num_intermediates=16 + seed % 5,
-                    num_inputs=2 + seed % 4,
-                    num_outputs=1 + seed % 3,
+                    num_intermediates=size(intermediates, seed),
+                    num_inputs=size(inputs, seed),
+                    num_outputs=size(outputs, seed),
                 )
             ),
         )
-        for seed in range(count)
+        for seed in seeds
     ]
+
+
+def random_dags(count):
+    return _dags(range(count), intermediates=(16, 5), inputs=(2, 4), outputs=(1, 3))
 
 
 def _work(result):
@@ -170,22 +181,9 @@ def _work(result):
 
 def fresh_dags(count):
     """DAGs no test or tuning run used (seeds from 4000), 12-22 intermediates."""
-    from graphs.random_programs import random_dag
-
-    return [
-        (
-            seed,
-            build(
-                random_dag(
-                    seed,
-                    num_intermediates=12 + seed % 11,
-                    num_inputs=1 + seed % 8,
-                    num_outputs=1 + seed % 5,
-                )
-            ),
-        )
-        for seed in range(4000, 4000 + count)
-    ]
+    return _dags(
+        range(4000, 4000 + count), intermediates=(12, 11), inputs=(1, 8), outputs=(1, 5)
+    )
 
 
 def run_exact(count, limit_s, source=random_scalar_graphs):
