@@ -9,7 +9,6 @@ dense Jacobian block per (output, differentiated leaf) pair, output-major.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -76,15 +75,6 @@ class KernelArtifact:
         return self.multiplications
 
 
-def flat_kernel(plan: Plan) -> Callable[..., tuple[jax.Array, ...]]:
-    """The kernel over flat leaves (``plan.leaves`` order) returning all dense blocks.
-
-    Batch-aware (``interpreter.batching``): exported with a batch, it is traced for
-    that batch size.
-    """
-    return flat_blocks(plan)
-
-
 def _arg_names(plan: Plan) -> list[str]:
     names = []
     for spec in plan.leaves:
@@ -114,7 +104,7 @@ def export(
       (3, 3)
     """
     plan = make_plan(graph, order, what="interpreter.export")
-    kernel = flat_kernel(plan)
+    kernel = flat_blocks(plan)  # batch-aware: exported with a batch, traced for it
     specs = [jax.ShapeDtypeStruct(s.shape, np.dtype(s.dtype)) for s in plan.leaves]
     lead: tuple[Any, ...] = ()
     fn = kernel
