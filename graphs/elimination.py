@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from graphs import algebra
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, NODE, PARAMETER, Edge, Graph, Literal
@@ -99,7 +100,7 @@ def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
             if partial is None or isinstance(operand, Literal):
                 continue
             if operand in merged:
-                merged[operand] = st.add(merged[operand], partial).partial
+                merged[operand] = algebra.add(merged[operand], partial).partial
             else:
                 merged[operand] = partial
         result.extend((src, vertex.id, partial) for src, partial in merged.items())
@@ -112,7 +113,9 @@ def _explicit_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
     for edge in graph.edges or ():
         partial = edge.partial or st.dense(by_id[edge.dst].shape, by_id[edge.src].shape)
         key = (edge.src, edge.dst)
-        merged[key] = st.add(merged[key], partial).partial if key in merged else partial
+        merged[key] = (
+            algebra.add(merged[key], partial).partial if key in merged else partial
+        )
     return [(src, dst, partial) for (src, dst), partial in merged.items()]
 
 
@@ -240,9 +243,9 @@ def eliminate(
         pred[s] = (pred[s] - {v}) | set(preds)
         for p in preds:
             if new_values is None:
-                product = st.compose(a, edges[(v, p)])
+                product = algebra.compose(a, edges[(v, p)])
             else:
-                product = st.compose(
+                product = algebra.compose(
                     a, edges[(v, p)], new_values[(s, v)], new_values[(v, p)], dtype=dtype
                 )
             mults += product.multiplications
@@ -250,9 +253,9 @@ def eliminate(
             partial, value = product.partial, product.value
             if (s, p) in edges:
                 if new_values is None:
-                    total = st.add(edges[(s, p)], partial)
+                    total = algebra.add(edges[(s, p)], partial)
                 else:
-                    total = st.add(
+                    total = algebra.add(
                         edges[(s, p)], partial, new_values[(s, p)], value, dtype=dtype
                     )
                 adds += total.additions
@@ -282,7 +285,7 @@ def elimination_cost(g: ElimGraph, v: int) -> tuple[int, int]:
     for s in g.succs(v):
         a = g.edges[(s, v)]
         for p in preds:
-            mults += st.compose(a, g.edges[(v, p)]).multiplications
+            mults += algebra.compose(a, g.edges[(v, p)]).multiplications
             fill += (s, p) not in g.edges
     return mults, fill
 

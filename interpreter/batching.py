@@ -6,7 +6,7 @@ neighbours (no extra fused loop to launch, which is what small batches pay for),
 while as a ``dot_general`` it gets its operands computed once (XLA otherwise
 recomputes fused producers, transcendental ones included, for every product
 element) and a matrix kernel (what large batches pay for). Both forms perform the
-same multiplications (``graphs.structure`` counts the product of the distinct
+same multiplications (``graphs.algebra`` counts the product of the distinct
 label sizes either way), so the choice changes speed, never the count.
 
 :func:`batch_aware` wraps a function of flat arrays in ``jax.custom_batching.
@@ -24,12 +24,12 @@ from typing import Any
 import jax
 from jax.custom_batching import custom_vmap
 
-from graphs import structure as st
+from graphs import algebra
 
 #: A contraction (contracted size >= 2) runs as ``dot_general`` when the
 #: multiplications of the einsum times the batch size reach this many; below, as a
 #: fused broadcast multiply (unless its contracted size exceeds
-#: ``graphs.structure.SMALL_CONTRACTION``, which always uses ``dot_general``).
+#: ``graphs.algebra.SMALL_CONTRACTION``, which always uses ``dot_general``).
 #: Measured on the benchmark tasks (RoeFlux_3d, f, MLP): dots pay off from about
 #: this much work per einsum on XLA CPU.
 DOT_MIN_BATCHED_MULTIPLICATIONS = 4096
@@ -43,11 +43,11 @@ def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
         named batch dimension), which counts as large.
 
     Returns:
-      The policy for ``graphs.structure.DOT_POLICY``.
+      The policy for ``graphs.algebra.DOT_POLICY``.
     """
 
     def policy(contract_size: int, multiplications: int) -> bool:
-        if contract_size > st.SMALL_CONTRACTION:
+        if contract_size > algebra.SMALL_CONTRACTION:
             return True
         if contract_size < 2:
             return False
@@ -61,11 +61,11 @@ def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
 @contextlib.contextmanager
 def executing_for(batch: int | None) -> Iterator[None]:
     """Within the block, contractions traced follow :func:`dot_policy` of ``batch``."""
-    token = st.DOT_POLICY.set(dot_policy(batch))
+    token = algebra.DOT_POLICY.set(dot_policy(batch))
     try:
         yield
     finally:
-        st.DOT_POLICY.reset(token)
+        algebra.DOT_POLICY.reset(token)
 
 
 def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:

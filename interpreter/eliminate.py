@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from graphs import structure as st
+from graphs.densify import to_dense
 from graphs.elimination import ElimGraph, eliminate
 from graphs.ir import Graph
 from interpreter.plan import Plan
@@ -112,7 +113,7 @@ def dense_block(
     partial = g.edges.get((out_pos, in_pos))
     if partial is None:
         return jnp.zeros(shape, dtype=dtype)
-    return st.to_dense(partial, cores[(out_pos, in_pos)], dtype=dtype).astype(dtype)
+    return to_dense(partial, cores[(out_pos, in_pos)], dtype=dtype).astype(dtype)
 
 
 # ------------------------------------------------------------------ plan-level stages

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from graphs import algebra
 from graphs import params as _params
 from graphs import structure as st
 from graphs.errors import GraphError
@@ -144,7 +145,7 @@ def vertex_partials(
             core = jnp.reshape(core, partial.core_shape)
         if operand in merged:
             old_partial, old_core = merged[operand]
-            total = st.add(old_partial, partial, old_core, core, dtype=dtype)
+            total = algebra.add(old_partial, partial, old_core, core, dtype=dtype)
             merged[operand] = (total.partial, total.value)
         else:
             merged[operand] = (partial, core)

@@ -7,7 +7,7 @@ destination, source) holds a fixed-size descriptor of its structured partial
 axis of ``p`` that shares its label (a Kronecker-delta pair) or ``-1``, and which
 axes carry core (value) labels. :func:`describe` encodes one partial. The cost of a
 composition depends only on this structure and the vertex shapes, never on index
-contents, so :func:`compose` and :func:`add` reproduce ``graphs.structure.compose``
+contents, so :func:`compose` and :func:`add` reproduce ``graphs.algebra.compose``
 and ``add`` exactly (the rules are derived in their docstrings and comments), on
 whole rows and columns of edges at once. Scalar graphs use ``R = 0``: every
 per-axis array is empty and the cost is the textbook
@@ -85,7 +85,7 @@ def compose(
     ``a`` are the edges ``J[s, v]`` indexed by ``s`` and ``b`` the edges
     ``J[v, p]`` indexed by ``p``. Each axis ``k`` of ``v`` has one label ``L_k``;
     it is *contracted* when neither ``a`` pairs it with an axis of ``s`` nor ``b``
-    with an axis of ``p``. Following ``graphs.structure._compose_structures``:
+    with an axis of ``p``. Following ``graphs.algebra._compose_structures``:
     labels contracted in only one core are pre-summed (no products), the product
     costs the sizes of the remaining labels of both cores (zero unless both have
     values), and a contracted label in neither core multiplies the result core
@@ -154,7 +154,7 @@ def compose(
 
 
 def add(x: Edges, y: Edges, axes_s: jax.Array, axes_p: jax.Array) -> Edges:
-    """``x + y`` (``graphs.structure._add``): common pairs kept, cores united.
+    """``x + y`` (``graphs.algebra._add``): common pairs kept, cores united.
 
     An IndexMap is first made dense (no pairs, every axis in the core). A pair
     that only one summand has is unpaired, which puts both of its axes in the

@@ -4,7 +4,7 @@ The elimination graph after eliminating a set ``X`` does not depend on the order
 within ``X``: an edge ``(s, p)`` exists iff a path ``p → … → s`` has its interior in
 ``X``, and its partial is the sum over those paths. For scalar graphs this is exact
 (``search.fastcost``); for tensor graphs it holds up to the structure algebra
-(``graphs.structure.add`` of the same terms in another order gives the same
+(``graphs.algebra.add`` of the same terms in another order gives the same
 structure), which the tests check against brute force. So the cheapest order is a
 shortest path from ``{}`` to "all intermediates" in the lattice of subsets, with
 step cost ``cost(v, X)``: at most ``2^n`` states instead of ``n!`` orders.

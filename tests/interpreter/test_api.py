@@ -65,7 +65,7 @@ def test_composes_with_jit_and_vmap(graph):
 
 
 def test_structured_blocks_densify_to_the_jacobian(graph):
-    from graphs.structure import to_dense
+    from graphs.densify import to_dense
 
     blocks = interpreter.jacobian(graph, "markowitz", structured=True)(X, W)
     dense = interpreter.jacobian(graph, "markowitz")(X, W)
