@@ -10,12 +10,13 @@ it ran no faster than ``jax.jacfwd`` although it performs fewer multiplications.
 expensive equations whose value reaches more than one consumer, passes them all
 through one ``lax.cond`` (its branches are separate computations, so XLA
 materialises the values in buffers instead of fusing their producers into the
-consumers), then evaluates the rest of the jaxpr reading those buffers. Both
+consumers), then evaluates everything else again, reading those buffers. Both
 branches return the values unchanged (the second adds ``0``, so that XLA cannot
 prove the branches equal and drop the conditional; it is taken only when the
-first value is NaN, and then differs at most in the sign of a zero). The
-arithmetic is the same as the plain evaluation's: no multiplication is added
-or removed.
+first value is NaN, and then differs at most in the sign of a zero). In a kernel
+the stored values belong to the local partials' evaluation, so the accumulation
+performs exactly the multiplications it performs without storing (the cheap
+equations the stored values depend on run twice: before and after the barrier).
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def _read(env: dict, atom: Any) -> Any:
     return atom.val if isinstance(atom, jcore.Literal) else env[atom]
 
 
-def _fanout(jaxpr: Any) -> Callable[[Any], int]:
-    """``fan(var)``: how many consumers recompute ``var`` if it is fused, not stored.
+def _fanout(jaxpr: Any) -> dict[Any, int]:
+    """``{var: how many consumers recompute it if it is fused, not stored}``.
 
     A cheap elementwise consumer passes its own fan-out on (XLA duplicates it, and
     ``var`` with it, into each of its consumers); a ``dot_general`` reads a stored
     operand anyway and counts zero; any other consumer, and being an output,
-    counts one.
+    counts one. Computed from the last equation back (consumers come later).
     """
     uses: dict[Any, list[Any]] = {}
     for eqn in jaxpr.eqns:
@@ -71,23 +72,19 @@ def _fanout(jaxpr: Any) -> Callable[[Any], int]:
             if not isinstance(atom, jcore.Literal):
                 uses.setdefault(atom, []).append(eqn)
     outputs = {a for a in jaxpr.outvars if not isinstance(a, jcore.Literal)}
-    memo: dict[Any, int] = {}
-
-    def fan(var: Any) -> int:
-        if var not in memo:
-            memo[var] = 0  # (jaxprs are acyclic; guards re-entry only)
+    fan: dict[Any, int] = {}
+    for eqn in reversed(jaxpr.eqns):
+        for var in eqn.outvars:
             n = int(var in outputs)
-            for eqn in uses.get(var, ()):
-                name = eqn.primitive.name
+            for consumer in uses.get(var, ()):
+                name = consumer.primitive.name
                 if name in _READS_BUFFER:
                     continue
-                if name in EXPENSIVE or name in _CALLS or len(eqn.outvars) != 1:
+                if name in EXPENSIVE or name in _CALLS or len(consumer.outvars) != 1:
                     n += 1
                 else:
-                    n += fan(eqn.outvars[0])
-            memo[var] = n
-        return memo[var]
-
+                    n += fan[consumer.outvars[0]]
+            fan[var] = n
     return fan
 
 
@@ -168,7 +165,7 @@ def evaluate_once(
         for e in jaxpr.eqns
         if e.primitive.name in EXPENSIVE
         and len(e.outvars) == 1
-        and fan(e.outvars[0]) >= min_fanout
+        and fan[e.outvars[0]] >= min_fanout
         and store(e.outvars[0].aval)
     ]
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))

@@ -83,6 +83,19 @@ def test_values_with_two_consumers_are_stored_once_and_results_unchanged():
         np.testing.assert_array_equal(got, want)
 
 
+def test_fan_out_follows_long_chains_of_cheap_operations():
+    def f(x):
+        y = jnp.sin(x)
+        for _ in range(3000):  # deeper than Python's recursion limit
+            y = y + 1.0
+        return y * 2.0, y * 3.0  # sin reaches two consumers through the chain
+
+    x = jnp.array([0.3, -1.2])
+    assert _stored(jax.make_jaxpr(lambda x: evaluate_once(f, x))(x)) == ["sin"]
+    for got, want in zip(evaluate_once(f, x), f(x)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_dot_consumers_read_a_buffer_and_do_not_count():
     def f(x, w):
         s = jnp.tanh(x)
