@@ -12,7 +12,8 @@ label sizes either way), so the choice changes speed, never the count.
 :func:`batch_aware` wraps a function of flat arrays in ``jax.custom_batching.
 custom_vmap``: called unbatched it runs as traced for one example; under
 ``jax.vmap`` its rule re-traces the body under a plain ``jax.vmap`` with the
-contraction policy for that batch size (:func:`dot_policy`).
+contraction policy for that batch size (:func:`dot_policy`), and stores the shared
+expensive values once (:func:`worth_storing`, ``interpreter.materialize``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ DOT_MIN_BATCHED_MULTIPLICATIONS = 4096
 #: of being recomputed inside every block's fused loop. Measured on the benchmark
 #: tasks against the plain evaluation: RobotArm_6DOF 1.0x -> 2.2x and g 1.6x -> 6.2x
 #: of jax.jacfwd/jacrev's speed at batch 2048, f 0.7x -> 1.1x at 256; at batch 1 and
-#: 16 mostly equal or better (RoeFlux_3d and f at 16 a little slower). A symbolic
+#: 16 mostly equal or better (RoeFlux_1d at 1 and f at 16 about 0.1x slower). A symbolic
 #: batch (export with a named batch dimension) and unbatched calls keep the plain
 #: evaluation (and the standalone source stays straight-line).
 STORE_SHARED_MIN_BATCH = 1
