@@ -15,7 +15,7 @@ import pytest
 
 import interpreter
 from interpreter import batching
-from interpreter.counting import count_multiplications
+from interpreter.counting import _sub_jaxprs, count_multiplications
 from interpreter.materialize import evaluate_once
 from tests.interpreter.helpers import assert_trees_close, diff_argnums
 
@@ -31,9 +31,8 @@ def _conds(jaxpr) -> list:
             found.append(eqn)
             continue
         for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else [value]:
-                if hasattr(getattr(sub, "jaxpr", sub), "eqns"):
-                    found.extend(_conds(sub))
+            for sub in _sub_jaxprs(value):
+                found.extend(_conds(sub))
     return found
 
 
@@ -44,11 +43,10 @@ def _enclosing(jaxpr):
         if eqn.primitive.name == "cond":
             return jaxpr, i
         for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else [value]:
-                if hasattr(getattr(sub, "jaxpr", sub), "eqns"):
-                    found = _enclosing(sub)
-                    if found is not None:
-                        return found
+            for sub in _sub_jaxprs(value):
+                found = _enclosing(sub)
+                if found is not None:
+                    return found
     return None
 
 
