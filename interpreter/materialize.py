@@ -93,17 +93,15 @@ def _inline(jaxpr: Any, consts: Any, args: Sequence[Any]) -> list[Any]:
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, consts))
     env.update(zip(jaxpr.invars, args))
     for eqn in jaxpr.eqns:
-        ins = [_read(env, a) for a in eqn.invars]
         name = eqn.primitive.name
         if name in _CALLS:
             closed = eqn.params[_CALLS[name]]
             body = getattr(closed, "jaxpr", closed)
+            ins = [_read(env, a) for a in eqn.invars]
             outs = _inline(body, getattr(closed, "consts", ()), ins)
+            env.update(zip(eqn.outvars, outs))
         else:
-            outs = eqn.primitive.bind(*ins, **eqn.params)
-            if not eqn.primitive.multiple_results:
-                outs = [outs]
-        env.update(zip(eqn.outvars, outs))
+            _bind(eqn, env)
     return [_read(env, a) for a in jaxpr.outvars]
 
 
@@ -155,8 +153,8 @@ def evaluate_once(
       What ``fn(*args)`` returns, equal value for value.
     """
     flat = jax.tree_util.tree_leaves(args)
-    out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *args))
-    closed = jax.make_jaxpr(fn)(*args)
+    closed, out_shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+    out_tree = jax.tree_util.tree_structure(out_shapes)
     closed = jax.make_jaxpr(lambda *xs: _inline(closed.jaxpr, closed.consts, xs))(*flat)
     jaxpr = closed.jaxpr
     fan = _fanout(jaxpr)
