@@ -25,11 +25,15 @@ from graphs.tasks.minpack import human_heart_dipole, propane_combustion, propane
 from graphs.tasks.networks import encoder, mlp
 from graphs.tasks.random_tasks import F_ARGS, G_ARGS, f, g
 from graphs.tasks.robotics import robot_arm_6dof
+from graphs.tasks.vector import SUFFIX as VECTOR_SUFFIX
+from graphs.tasks.vector import vector_tasks
 
 __all__ = [
     "SCALAR_TASKS",
     "TASKS",
     "Task",
+    "VECTOR_SUFFIX",
+    "VECTOR_TASKS",
     "get",
     "names",
 ]
@@ -180,19 +184,24 @@ SCALAR_TASKS: tuple[str, ...] = (
 )
 
 
+#: The vector form of every task (one array in, one array out), keyed
+#: ``name + VECTOR_SUFFIX``; see :mod:`graphs.tasks.vector`.
+VECTOR_TASKS: dict[str, Task] = vector_tasks(TASKS)
+
+
 def names() -> list[str]:
     """The task names, in order."""
     return list(TASKS)
 
 
 def get(name: str) -> Task:
-    """The task called ``name``.
+    """The task called ``name`` (a vector form by ``name + VECTOR_SUFFIX``).
 
     Raises:
       GraphError: no such task; the message lists the known names.
     """
     try:
-        return TASKS[name]
+        return TASKS[name] if name in TASKS else VECTOR_TASKS[name]
     except KeyError:
         raise GraphError(
             f"unknown task {name!r}; expected one of: {', '.join(TASKS)}"
