@@ -3,7 +3,7 @@
 from graphs.baselines import Baseline, baselines, best_baseline
 from graphs.elimination import CostReport, ElimGraph, Step, build, cost
 from graphs.errors import GraphError
-from graphs.hashing import canonical_hash
+from graphs.hashing import CanonicalForm, canonical_form, canonical_hash
 from graphs.ir import Edge, Graph, Literal, Vertex
 from graphs.isomorph import isomorphic, isomorphism
 from graphs.jsonio import load
@@ -16,6 +16,7 @@ __all__ = [
     "MAX_EDGES",
     "MAX_VERTICES",
     "Baseline",
+    "CanonicalForm",
     "CostReport",
     "Edge",
     "ElimGraph",
@@ -31,6 +32,7 @@ __all__ = [
     "baselines",
     "best_baseline",
     "build",
+    "canonical_form",
     "canonical_hash",
     "cost",
     "isomorphic",

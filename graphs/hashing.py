@@ -26,26 +26,35 @@ How it works (individualization-refinement, as in nauty, small and pure-Python):
    smallest serialization is the canonical form. Automorphisms found when two
    leaves serialize equally, and twin vertices (same label, same neighbours)
    prune the choices, so symmetric graphs stay cheap.
-4. The hash is ``"g1-"`` + SHA-256 of the canonical form. Should the search need
-   more than its budget (pathological symmetric graphs only), the hash falls back
-   to the refined partition's invariants, ``"g1w-"`` + SHA-256: still invariant,
-   but two different graphs could then share it.
+4. The hash is ``"g1-"`` + SHA-256 of the canonical form. Should the first
+   refinement or the search need more than its work budget (pathological
+   symmetric graphs only), the hash falls back to the invariants of the partition
+   refined so far, ``"g1w-"`` + SHA-256: still invariant, but two different graphs
+   can then share it (a *weak* hash is no proof of identity).
 
-A collision (two different graphs with one hash) is harmless by design: the cache
-never serves an order on the hash alone. It loads the stored graph and calls
-:func:`graphs.isomorphism` (``graphs/isomorph.py``; exact: a backtracking search
-for a vertex mapping that preserves every label and edge, guided by the same
-refinement, and checked edge by edge at the end); only a mapping lets it answer,
-and the mapping translates the stored order into the caller's own vertex ids.
+Every step counts its vertex and edge visits, so hashing any graph does a bounded
+amount of work: at most ``REFINE_BUDGET + SEARCH_BUDGET`` visits plus one round
+(a few seconds of pure Python at most).
+
+:func:`canonical_form` also returns the canonical labelling (the vertex ids in
+canonical order): two graphs with the same strong hash map onto each other
+position by position, which translates an order between them without a search.
+
+A weak-hash collision must be handled by the caller: the service keys records
+of weak-hashed graphs by the weak hash *and* the exact document, and serves one to
+another document only after a bounded :func:`graphs.isomorphism` finds a mapping
+(``graphs/isomorph.py``: a backtracking search, checked edge by edge at the end).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from graphs.ir import Graph
 from graphs.refinement import (
     LabelledGraph,
+    OutOfWork,
     dumps,
     individualize,
     initial_cells,
@@ -53,18 +62,43 @@ from graphs.refinement import (
     split_twins,
 )
 
-__all__ = ["HASH_PREFIX", "WEAK_HASH_PREFIX", "canonical_hash"]
+__all__ = [
+    "HASH_PREFIX",
+    "WEAK_HASH_PREFIX",
+    "CanonicalForm",
+    "canonical_form",
+    "canonical_hash",
+]
 
 HASH_PREFIX = "g1-"
 #: Prefix of the weaker, refinement-only hash used past the search budget.
 WEAK_HASH_PREFIX = "g1w-"
+#: Vertex and edge visits that the first refinement may spend (about three
+#: seconds of pure Python); past it the hash is weak.
+REFINE_BUDGET = 500_000
 #: Vertex and edge visits that the canonical search may spend beyond the first
-#: refinement (about a second of pure Python).
+#: refinement (about three seconds of pure Python); past it the hash is weak.
 SEARCH_BUDGET = 500_000
 
 
-class _OutOfBudget(Exception):
-    pass
+@dataclasses.dataclass(frozen=True)
+class CanonicalForm:
+    """A graph's canonical hash and, for a strong hash, its canonical labelling.
+
+    Attributes:
+      hash: ``"g1-…"`` (strong: equal hashes mean isomorphic graphs) or
+        ``"g1w-…"`` (weak: only invariant; different graphs may share it).
+      order: the vertex ids in canonical order (strong hashes only, else None):
+        for two graphs with the same strong hash, ``a.order[i]`` maps to
+        ``b.order[i]`` by an isomorphism.
+    """
+
+    hash: str
+    order: tuple[str, ...] | None
+
+    @property
+    def is_weak(self) -> bool:
+        return self.order is None
 
 
 class _Canonizer:
@@ -75,20 +109,27 @@ class _Canonizer:
         self.budget: int | None = None
         self.leaves: dict[bytes, tuple[list[int], list[int]]] = {}
         self.best: bytes | None = None
+        self.best_order: list[int] = []
         self.autos: list[dict[int, int]] = _twin_swaps(p)
+        self.initial: list[list[int]] = []
 
     def run(self) -> bytes:
-        self._node(initial_cells(self.p), [])
+        """The smallest certificate; raises OutOfWork past either budget."""
+        p = self.p
+        self.initial = refine(p, initial_cells(p), limit=REFINE_BUDGET, stop=True)
+        if len(self.initial) < p.n and p.work + p.n + p.m > REFINE_BUDGET:
+            raise OutOfWork
+        self._node(self.initial, [])
         assert self.best is not None
         return self.best
 
     def _node(self, cells: list[list[int]], path: list[int]) -> int | None:
         if self.budget is not None and self.p.work > self.budget:
-            raise _OutOfBudget
-        cells = refine(self.p, cells)
+            raise OutOfWork
+        cells = refine(self.p, cells, limit=self.budget)
         split = split_twins(cells, self.p.twin, 0)
         while split is not None:
-            cells = refine(self.p, split)
+            cells = refine(self.p, split, limit=self.budget)
             split = split_twins(cells, self.p.twin, 0)
         if len(cells) == self.p.n:
             return self._leaf([c[0] for c in cells], path)
@@ -108,6 +149,7 @@ class _Canonizer:
         return None
 
     def _leaf(self, order: list[int], path: list[int]) -> int | None:
+        self.p.work += self.p.n + self.p.m
         cert = self.p.certificate(order)
         key = hashlib.sha256(cert).digest()
         if key in self.leaves:
@@ -124,6 +166,7 @@ class _Canonizer:
         self.leaves[key] = (order, path)
         if self.best is None or cert < self.best:
             self.best = cert
+            self.best_order = order
         return None
 
 
@@ -161,8 +204,7 @@ def _orbits(autos: list[dict[int, int]], path: list[int]):
     return find
 
 
-def _weak_certificate(p: LabelledGraph) -> bytes:
-    cells = refine(p, initial_cells(p))
+def _weak_certificate(p: LabelledGraph, cells: list[list[int]]) -> bytes:
     cell_of = {}
     for i, cell in enumerate(cells):
         for v in cell:
@@ -174,6 +216,33 @@ def _weak_certificate(p: LabelledGraph) -> bytes:
         )
         lines.append(f"{len(cell)}|{p.labels[cell[0]]}|{'/'.join(ins)}")
     return "\n".join(lines).encode()
+
+
+def canonical_form(graph: Graph) -> CanonicalForm:
+    """The canonical hash and labelling of a graph, in bounded work.
+
+    Args:
+      graph: a program or structure-only graph.
+
+    Returns:
+      A :class:`CanonicalForm`: a strong ``"g1-"`` hash with the canonical order
+      of the vertex ids, or (past the work budgets) a weak ``"g1w-"`` hash without.
+
+    Example:
+      >>> form = graphs.canonical_form(graphs.load({"format": "ccelim.graph/1",
+      ...     "inputs": ["x"], "outputs": ["y"], "edges": [["x", "v"], ["v", "y"]]}))
+      >>> form.order
+      ('x', 'v', 'y')
+    """
+    p = LabelledGraph(graph)
+    canonizer = _Canonizer(p)
+    try:
+        cert = canonizer.run()
+    except OutOfWork:
+        weak = hashlib.sha256(_weak_certificate(p, canonizer.initial)).hexdigest()
+        return CanonicalForm(WEAK_HASH_PREFIX + weak, None)
+    order = tuple(p.ids[v] for v in canonizer.best_order)
+    return CanonicalForm(HASH_PREFIX + hashlib.sha256(cert).hexdigest(), order)
 
 
 def canonical_hash(graph: Graph) -> str:
@@ -194,9 +263,4 @@ def canonical_hash(graph: Graph) -> str:
       >>> graphs.canonical_hash(a) == graphs.canonical_hash(b)
       True
     """
-    p = LabelledGraph(graph)
-    try:
-        cert = _Canonizer(p).run()
-    except _OutOfBudget:
-        return WEAK_HASH_PREFIX + hashlib.sha256(_weak_certificate(p)).hexdigest()
-    return HASH_PREFIX + hashlib.sha256(cert).hexdigest()
+    return canonical_form(graph).hash

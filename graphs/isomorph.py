@@ -8,6 +8,11 @@ of vertices of each graph ends that branch. Where cells remain, one vertex of th
 first graph is paired with each candidate of the second in turn (twins are paired
 without a search). Every mapping found is checked edge by edge before it is
 returned, so the answer never depends on a hash.
+
+The search is bounded (``max_nodes`` search nodes, ``max_work`` vertex and edge
+visits of refinement); past either bound it gives up and answers ``None``, so
+``None`` means "not shown isomorphic", and a caller that must tell the graphs
+apart treats them as different.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from graphs.ir import Graph
-from graphs.refinement import LabelledGraph, initial_cells, refine, split_twins
+from graphs.refinement import (
+    LabelledGraph,
+    OutOfWork,
+    initial_cells,
+    refine,
+    split_twins,
+)
 
 __all__ = ["isomorphic", "isomorphism"]
 
 
+#: Default bound on refinement work (vertex and edge visits over both graphs):
+#: a few seconds of pure Python.
+MAX_WORK = 1_000_000
+
+
 def isomorphism(
-    a: Graph, b: Graph, *, max_nodes: int = 100_000
+    a: Graph, b: Graph, *, max_nodes: int = 100_000, max_work: int = MAX_WORK
 ) -> dict[str, str] | None:
     """A vertex mapping from ``a`` to ``b`` that preserves everything hashed.
 
@@ -32,9 +48,12 @@ def isomorphism(
       a, b: two graphs.
       max_nodes: search nodes to try before giving up (returns ``None``; only
         pathological symmetric graphs get near it).
+      max_work: vertex and edge visits of refinement before giving up (returns
+        ``None``).
 
     Returns:
-      ``{a_id: b_id}`` for every vertex, or ``None`` if the graphs differ.
+      ``{a_id: b_id}`` for every vertex, or ``None`` if the graphs differ or the
+      search gave up.
     """
     pa, pb = LabelledGraph(a), LabelledGraph(b)
     if (
@@ -46,15 +65,19 @@ def isomorphism(
         return None
     union = _union(pa, pb)
     budget = [max_nodes]
-    found = _match(union, pa, pb, initial_cells(union), budget)
+    try:
+        found = _match(union, pa, pb, initial_cells(union), budget, max_work)
+    except OutOfWork:
+        return None
     if found is None:
         return None
     return {pa.ids[u]: pb.ids[w] for u, w in found.items()}
 
 
-def isomorphic(a: Graph, b: Graph) -> bool:
-    """Whether ``a`` and ``b`` are the same graph up to vertex names and order."""
-    return isomorphism(a, b) is not None
+def isomorphic(a: Graph, b: Graph, *, max_work: int = MAX_WORK) -> bool:
+    """Whether ``a`` and ``b`` are shown to be the same graph up to vertex names
+    and order within the work bound."""
+    return isomorphism(a, b, max_work=max_work) is not None
 
 
 def _union(pa: LabelledGraph, pb: LabelledGraph) -> LabelledGraph:
@@ -70,13 +93,13 @@ def _union(pa: LabelledGraph, pb: LabelledGraph) -> LabelledGraph:
     return u
 
 
-def _match(union, pa, pb, cells, budget) -> dict[int, int] | None:
+def _match(union, pa, pb, cells, budget, max_work) -> dict[int, int] | None:
     budget[0] -= 1
     if budget[0] < 0:
         return None
     n = pa.n
     while True:
-        cells = refine(union, cells)
+        cells = refine(union, cells, limit=max_work)
         for cell in cells:
             if 2 * sum(v < n for v in cell) != len(cell):
                 return None
@@ -96,7 +119,7 @@ def _match(union, pa, pb, cells, budget) -> dict[int, int] | None:
     for w in sorted(v for v in cell if v >= n):
         rest = [v for v in cell if v not in (u, w)]
         child = cells[:at] + [[u, w], rest] + cells[at + 1 :]
-        found = _match(union, pa, pb, child, budget)
+        found = _match(union, pa, pb, child, budget, max_work)
         if found is not None:
             return found
         if budget[0] < 0:

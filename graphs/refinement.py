@@ -213,12 +213,31 @@ def initial_cells(p: LabelledGraph) -> Cells:
     return [groups[c] for c in sorted(groups)]
 
 
-def refine(p: LabelledGraph, cells: Cells) -> Cells:
-    """Splits cells until the neighbourhood hashes no longer tell vertices apart."""
+class OutOfWork(Exception):
+    """Refinement would pass its work limit (see :func:`refine`)."""
+
+
+def refine(
+    p: LabelledGraph, cells: Cells, *, limit: int | None = None, stop: bool = False
+) -> Cells:
+    """Splits cells until the neighbourhood hashes no longer tell vertices apart.
+
+    Args:
+      p: the graph; ``p.work`` grows by ``n + m`` per round.
+      cells: an ordered partition of its vertices.
+      limit: a bound on ``p.work``: a round that would pass it is not run.
+      stop: at the limit, return the partition reached so far (still invariant
+        under renaming: it is the partition after a number of rounds that depends
+        only on the graph's size) instead of raising :class:`OutOfWork`.
+    """
     n = p.n
     while True:
         if len(cells) == n:
             return cells
+        if limit is not None and p.work + n + p.m > limit:
+            if stop:
+                return cells
+            raise OutOfWork
         p.work += n + p.m
         cell_of = [0] * n
         start = 0

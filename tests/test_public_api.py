@@ -13,9 +13,9 @@ import search
 ROOT = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
-    graphs: """Baseline CostReport Edge ElimGraph Graph GraphError IndexMap Limits Literal
+    graphs: """Baseline CanonicalForm CostReport Edge ElimGraph Graph GraphError IndexMap Limits Literal
         MAX_EDGES MAX_VERTICES Partial Step Structure Vertex baselines best_baseline
-        build canonical_hash cost isomorphic isomorphism load random_dag
+        build canonical_form canonical_hash cost isomorphic isomorphism load random_dag
         random_program trace""",
     search: """CorpusConfig EpisodeBatch ExactResult ExactSearch GameState LearnerConfig
         LocalResult LocalSearch MCTSResult NetConfig OptimizeResult ReplayBuffer

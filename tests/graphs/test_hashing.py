@@ -304,6 +304,36 @@ def test_search_budget_falls_back_to_an_invariant_weak_hash(monkeypatch):
     assert graphs.isomorphic(a, b)  # the exact check does not depend on the hash
 
 
+def _cycle_pair(n: int, halves: bool) -> Graph:
+    """x -> a_i -> b_i -> y with a_next(i) -> b_i: one n-cycle or two n/2-cycles
+    between the layers (colour refinement cannot tell them apart)."""
+    h = n // 2 if halves else n
+    edges = [["x", f"a{i}"] for i in range(n)] + [[f"b{i}", "y"] for i in range(n)]
+    for i in range(n):
+        edges += [[f"a{i}", f"b{i}"], [f"a{(i + 1) % h + h * (i // h)}", f"b{i}"]]
+    return graphs.load(
+        {"format": "ccelim.graph/1", "inputs": ["x"], "outputs": ["y"], "edges": edges}
+    )
+
+
+def test_hashing_and_isomorphism_stop_at_their_work_bounds():
+    # 400 vertices per layer: the canonical search passes its budget, so both get
+    # the same weak hash; the isomorphism search gives up (None) within its bound.
+    one, two = _cycle_pair(400, False), _cycle_pair(400, True)
+    a, b = graphs.canonical_form(one), graphs.canonical_form(two)
+    assert a.is_weak and b.is_weak and a.order is None
+    assert a.hash == b.hash and a.hash.startswith("g1w-")
+    assert graphs.isomorphism(one, two, max_work=50_000) is None
+
+
+def test_canonical_labelling_maps_renamed_graphs_onto_each_other():
+    g = _random_structure(random.Random(11))
+    h, _ = _renamed(g, random.Random(12))
+    a, b = graphs.canonical_form(g), graphs.canonical_form(h)
+    assert a.hash == b.hash and not a.is_weak
+    _assert_is_isomorphism(g, h, dict(zip(a.order, b.order, strict=True)))
+
+
 # --------------------------------------------------------------- sensitivity
 
 
