@@ -1,5 +1,6 @@
 """interpreter: elimination order -> exact JAX Jacobian kernel, and its export."""
 
+from interpreter.autotune import TuneResult, fastest, jax_jacobian
 from interpreter.counting import count_multiplications, kernel_multiplications
 from interpreter.eliminate import (
     Block,
@@ -21,6 +22,7 @@ __all__ = [
     "KernelArtifact",
     "OutputBlock",
     "Plan",
+    "TuneResult",
     "accumulate",
     "accumulate_blocks",
     "accumulate_structured",
@@ -28,8 +30,10 @@ __all__ = [
     "dense_block",
     "evaluate",
     "export",
+    "fastest",
     "jac",
     "jacobian",
+    "jax_jacobian",
     "kernel_multiplications",
     "local_partials",
     "make_plan",

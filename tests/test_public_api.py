@@ -22,10 +22,10 @@ PUBLIC = {
         ScalarModel SelfPlayConfig TrainConfig TrainResult TrainState anneal evaluator
         exact_optimum greedy_randomized load_params make_network optimize
         play_episodes run_mcts save_params scalar_baselines""",
-    interpreter: """Block InputSpec KernelArtifact OutputBlock Plan accumulate
+    interpreter: """Block InputSpec KernelArtifact OutputBlock Plan TuneResult accumulate
         accumulate_blocks accumulate_structured count_multiplications dense_block
-        evaluate export jac jacobian kernel_multiplications local_partials make_plan
-        partial_cores""",
+        evaluate export fastest jac jacobian jax_jacobian kernel_multiplications
+        local_partials make_plan partial_cores""",
 }
 
 

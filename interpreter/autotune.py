@@ -1,0 +1,268 @@
+"""Never slower, by measurement: time candidate Jacobian kernels and keep the fastest.
+
+Multiplications are the search's proxy; what a caller pays is the time of
+``jax.jit(jax.vmap(kernel))`` on their batch sizes, dtype and device. :func:`fastest`
+compiles every candidate — ccelim kernels for the given orders (by default also the
+forward and reverse orders) and, as fallbacks, plain ``jax.jacfwd``/``jax.jacrev``
+of the graph's own program in ccelim's output layout — on the caller's shapes at
+each batch size, times them interleaved (medians), and returns the fastest with
+every measured time. When a JAX fallback wins, the returned kernel is exactly what
+JAX does, so the answer is never slower than JAX beyond measurement noise.
+
+Example:
+  >>> g = graphs.trace(lambda x: jnp.sin(x) * x, jnp.ones(3))
+  >>> tuned = interpreter.fastest(g, {"searched": "reverse"}, batch_sizes=(256,))
+  >>> tuned.winner in tuned.times, tuned.kernel(jnp.arange(3.0)).shape
+  (True, (3, 3))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from graphs.errors import GraphError
+from graphs.ir import Graph
+from interpreter.kernel import flatten_args, jacobian
+from interpreter.plan import OrderSpec, make_plan
+from interpreter.rules import evaluate
+
+__all__ = ["FALLBACKS", "TuneResult", "fastest", "jax_jacobian", "device_key"]
+
+#: The plain-JAX candidates, by name.
+FALLBACKS: tuple[str, ...] = ("jacfwd", "jacrev")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    """What :func:`fastest` measured and chose.
+
+    Attributes:
+      winner: the fastest candidate's name (an order's name, or ``"jacfwd"`` /
+        ``"jacrev"`` when plain JAX won).
+      kernel: the winner's per-example Jacobian function (jitted, ccelim's dense
+        layout, composes with ``jax.vmap``).
+      order: the winner's elimination order as ids, or ``None`` for a fallback.
+      times: ``{candidate: {batch size: median seconds per call}}`` of
+        ``jax.jit(jax.vmap(kernel))``.
+      multiplications: ``{candidate: multiplications}`` of the ccelim candidates.
+      batch_sizes: the batch sizes timed.
+      dtype: the arguments' float dtype.
+      device: backend and device kind the times were measured on.
+      jax_version: ``jax.__version__`` at measurement.
+    """
+
+    winner: str
+    kernel: Callable[..., Any]
+    order: tuple[str, ...] | None
+    times: dict[str, dict[int, float]]
+    multiplications: dict[str, int]
+    batch_sizes: tuple[int, ...]
+    dtype: str
+    device: str
+    jax_version: str
+
+    @property
+    def fallback(self) -> bool:
+        """Whether plain JAX won (the kernel is ``jax.jacfwd``/``jax.jacrev``)."""
+        return self.winner in FALLBACKS
+
+    def speedup(self, candidate: str | None = None) -> dict[int, float]:
+        """Per batch size: min(jacfwd, jacrev) time / ``candidate``'s (the winner's)."""
+        name = candidate or self.winner
+        out = {}
+        for b in self.batch_sizes:
+            jax_t = [self.times[f][b] for f in FALLBACKS if f in self.times]
+            if jax_t:
+                out[b] = min(jax_t) / self.times[name][b]
+        return out
+
+
+def device_key() -> str:
+    """``"<backend>:<device kind>"`` of the default device, e.g. ``"cpu:cpu"``."""
+    device = jax.devices()[0]
+    return f"{jax.default_backend()}:{getattr(device, 'device_kind', device.platform)}"
+
+
+def jax_jacobian(graph: Graph, mode: str = "jacfwd") -> Callable[..., Any]:
+    """Plain ``jax.jacfwd``/``jax.jacrev`` of the graph's program, in ccelim's layout.
+
+    The program is the graph's own (``interpreter.evaluate``), so this is what JAX
+    does on the traced function; the result has the layout of
+    ``interpreter.jacobian(graph, order)``.
+
+    Args:
+      graph: a program graph.
+      mode: ``"jacfwd"`` or ``"jacrev"``.
+
+    Returns:
+      A jitted function of the traced function's positional arguments.
+    """
+    if mode not in FALLBACKS:
+        raise ValueError(f"mode must be one of {FALLBACKS}, got {mode!r}")
+    plan = make_plan(graph, "forward", what="interpreter.jax_jacobian")
+
+    def primal(*args):
+        leaves, _ = flatten_args(plan, args)
+        values = evaluate(graph, leaves)
+        outs = tuple(values[o] for o in graph.outputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    argnums = plan.diff_args[0] if len(plan.diff_args) == 1 else plan.diff_args
+    return jax.jit(getattr(jax, mode)(primal, argnums=argnums))
+
+
+def _example_args(graph: Graph, args: Sequence[Any] | None) -> tuple[Any, ...]:
+    if args is not None:
+        return tuple(args)
+    plan = make_plan(graph, "forward", what="interpreter.fastest")
+    per_arg: dict[int, list[Any]] = {}
+    for spec in plan.leaves:
+        # Irregular values in (0.5, 1.5): away from 0 and from the usual poles.
+        n = math.prod(spec.shape)
+        values = 1.0 + 0.5 * np.sin(1.3 * np.arange(n) + spec.arg + 0.7 * spec.index)
+        leaf = jnp.asarray(values.reshape(spec.shape), dtype=spec.dtype)
+        per_arg.setdefault(spec.arg, []).append(leaf)
+    return tuple(v[0] if len(v) == 1 else tuple(v) for _, v in sorted(per_arg.items()))
+
+
+def _batched(args: Sequence[Any], batch: int) -> tuple[Any, ...]:
+    rng = np.random.default_rng(batch)
+
+    def tile(x):
+        x = np.asarray(x)
+        noise = 1.0 + 1e-3 * rng.standard_normal((batch,) + x.shape)
+        return jnp.asarray(x[None] * noise, dtype=x.dtype)
+
+    return tuple(jax.tree_util.tree_map(tile, a) for a in args)
+
+
+def _measure(
+    fns: Mapping[str, Callable[..., Any]], args: Sequence[Any], *, min_time: float
+) -> dict[str, float]:
+    """Median seconds per call, the functions' samples interleaved round by round."""
+    reps = {}
+    for name, fn in fns.items():
+        jax.block_until_ready(fn(*args))
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        reps[name] = max(1, int(2e-4 / max(time.perf_counter() - start, 1e-7)))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    deadline = time.perf_counter() + min_time * len(fns)
+    while time.perf_counter() < deadline or min(map(len, samples.values())) < 7:
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(reps[name]):
+                result = fn(*args)
+            jax.block_until_ready(result)
+            samples[name].append((time.perf_counter() - start) / reps[name])
+        if min(map(len, samples.values())) >= 500:
+            break
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def fastest(
+    graph: Graph,
+    orders: Mapping[str, OrderSpec] | None = None,
+    *,
+    batch_sizes: Sequence[int] = (256,),
+    dtype: str | None = None,
+    args: Sequence[Any] | None = None,
+    fallbacks: Sequence[str] = FALLBACKS,
+    min_time: float = 0.05,
+) -> TuneResult:
+    """Times candidate Jacobian kernels on the caller's batch sizes; keeps the fastest.
+
+    Candidates: a ccelim kernel per entry of ``orders`` plus the ``"forward"`` and
+    ``"reverse"`` orders (unless ``orders`` already names them), and the
+    ``fallbacks`` (plain ``jax.jacfwd``/``jax.jacrev`` of the graph's program).
+    Each is compiled as ``jax.jit(jax.vmap(kernel))`` per batch size and timed
+    interleaved with the others; the winner has the smallest mean log-ratio of its
+    time to the best time at each batch size (ties go to the earlier candidate,
+    ccelim orders first).
+
+    Args:
+      graph: a program graph.
+      orders: ``{name: order}``, an order being intermediate ids or a baseline
+        name; e.g. ``{"searched": search.optimize(graph).order}``.
+      batch_sizes: the ``jax.vmap`` batch sizes to time at.
+      dtype: the arguments' float dtype; must be the graph's (trace the function
+        with arguments of the dtype you will call it with). ``None``: the graph's.
+      args: one example's arguments (their values); default: deterministic values
+        in (0.5, 1.5) of the graph's shapes and dtypes.
+      fallbacks: the plain-JAX candidates to include (a subset of ``FALLBACKS``).
+      min_time: seconds of timing per candidate and batch size.
+
+    Returns:
+      A :class:`TuneResult` with the winner's kernel and every measured time.
+
+    Raises:
+      GraphError: for a structure-only graph or an invalid order.
+      ValueError: for a ``dtype`` other than the graph's, or an unknown fallback.
+    """
+    plan = make_plan(graph, "forward", what="interpreter.fastest")
+    graph_dtype = str(np.dtype(plan.dtype))
+    if dtype is not None and str(np.dtype(dtype)) != graph_dtype:
+        raise ValueError(
+            f"the graph was traced with {graph_dtype} arguments, got dtype={dtype!r}; "
+            "trace the function with arguments of the dtype you will call it with"
+        )
+    unknown = sorted(set(fallbacks) - set(FALLBACKS))
+    if unknown:
+        raise ValueError(f"unknown fallbacks {unknown}; expected some of {FALLBACKS}")
+    if not batch_sizes:
+        raise ValueError("batch_sizes must name at least one batch size")
+    named: dict[str, OrderSpec] = dict(orders or {})
+    for base in ("forward", "reverse"):
+        if base not in named and not any(o == base for o in named.values()):
+            named[base] = base
+    kernels: dict[str, Callable[..., Any]] = {}
+    order_ids: dict[str, tuple[str, ...]] = {}
+    mults: dict[str, int] = {}
+    for name, order in named.items():
+        kernel = jacobian(graph, order)
+        kernels[name] = kernel
+        p = kernel.plan
+        order_ids[name] = tuple(p.elim.ids[v] for v in p.order)
+        mults[name] = p.cost.multiplications
+    for mode in fallbacks:
+        if mode in kernels:
+            raise GraphError(f"an order may not be named {mode!r} (a fallback's name)")
+        kernels[mode] = jax_jacobian(graph, mode)
+    example = _example_args(graph, args)
+    times: dict[str, dict[int, float]] = {name: {} for name in kernels}
+    for batch in batch_sizes:
+        batched = _batched(example, int(batch))
+        compiled = {
+            name: jax.jit(jax.vmap(k)).lower(*batched).compile()
+            for name, k in kernels.items()
+        }
+        for name, t in _measure(compiled, batched, min_time=min_time).items():
+            times[name][int(batch)] = t
+
+    def score(name: str) -> float:
+        return sum(
+            math.log(times[name][b] / min(times[n][b] for n in times))
+            for b in times[name]
+        )
+
+    winner = min(kernels, key=score)
+    return TuneResult(
+        winner=winner,
+        kernel=kernels[winner],
+        order=order_ids.get(winner),
+        times=times,
+        multiplications=mults,
+        batch_sizes=tuple(int(b) for b in batch_sizes),
+        dtype=graph_dtype,
+        device=device_key(),
+        jax_version=jax.__version__,
+    )
