@@ -33,7 +33,7 @@ from service.kernels import KernelService
 from service.limits import BodyLimitMiddleware
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import graphs as graph_routes
-from service.routes import health, jobs, orders, pages
+from service.routes import docs, health, jobs, orders, pages
 from service.settings import Settings
 
 __all__ = ["COST_MODEL_VERSION", "create_app", "current_versions"]
@@ -155,7 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=versions.ccelim,
         summary="Cheaper exact Jacobians: best cross-country elimination orders.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # service.routes.docs serves /docs and /redoc offline
+        redoc_url=None,
     )
     errors.install(app)
     app.include_router(orders.router)
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graph_routes.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.openapi = functools.partial(_openapi_with_limits, app, settings)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
