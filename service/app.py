@@ -32,8 +32,8 @@ from service.jobs import JobManager
 from service.kernels import KernelService
 from service.limits import BodyLimitMiddleware
 from service.metrics import Metrics, MetricsMiddleware
-from service.routes import graphs as graph_routes
 from service.routes import docs, health, jobs, orders, pages
+from service.routes import graphs as graph_routes
 from service.settings import Settings
 
 __all__ = ["COST_MODEL_VERSION", "create_app", "current_versions"]
