@@ -72,10 +72,18 @@ class Row(NamedTuple):
     jacfwd: Timing
     jacrev: Timing
     floor: Timing
+    tuned: Timing | None = None
+    winner: str = ""
 
     @property
     def speedup(self) -> float:
         return min(self.jacfwd.median_s, self.jacrev.median_s) / self.ccelim.median_s
+
+    @property
+    def tuned_speedup(self) -> float:
+        """min(jacfwd, jacrev) / the autotuned kernel (``interpreter.fastest``)."""
+        best = min(self.jacfwd.median_s, self.jacrev.median_s)
+        return best / self.tuned.median_s if self.tuned else float("nan")
 
     @property
     def ceiling(self) -> float:
@@ -208,6 +216,7 @@ def run(
     check: bool = True,
     search_budget_s: float = 0.0,
     dtypes: Sequence[str] = ("float64",),
+    tune: bool = False,
 ) -> list[Row]:
     rows = []
     for name in task_names:
@@ -232,8 +241,34 @@ def run(
                     got = compiled["ccelim"][0](*args)
                     want = compiled["jacfwd"][0](*args)
                     check_close(got, want, dtype)
+                same_as, winner = None, ""
+                if tune:
+                    example = tuple(np.asarray(a, dtype=dtype) for a in task.args)
+                    tuned = interpreter.fastest(
+                        graph,
+                        {order_name: order},
+                        batch_sizes=(batch,),
+                        args=example,
+                        min_time=min_time / 3,
+                    )
+                    winner = tuned.winner
+                    same_as = {order_name: "ccelim"}.get(winner, winner)
+                    if same_as not in compiled:
+                        fn = jax.jit(jax.vmap(tuned.kernel))
+                        compiled["tuned"] = compile_fn(fn, args)
+                        same_as = "tuned"
                 timings = time_all(compiled, args, min_time=min_time)
-                row = Row(name, batch, dtype, order_name, cost, **timings)
+                tuned_t = timings.pop("tuned", None) or timings.get(same_as)
+                row = Row(
+                    name,
+                    batch,
+                    dtype,
+                    order_name,
+                    cost,
+                    **timings,
+                    tuned=tuned_t,
+                    winner=winner,
+                )
                 rows.append(row)
                 print(format_row(row), flush=True)
     return rows
@@ -241,8 +276,9 @@ def run(
 
 HEADER = (
     "| task | batch | dtype | order (mults) | ccelim µs | jacfwd µs | jacrev µs "
-    "| speed-up | floor µs (ceiling) | compile s (ccelim / fwd / rev) |\n"
-    "|---|---:|---|---|---:|---:|---:|---:|---:|---|"
+    "| speed-up | tuned: winner, speed-up | floor µs (ceiling) "
+    "| compile s (ccelim / fwd / rev) |\n"
+    "|---|---:|---|---|---:|---:|---:|---:|---|---:|---|"
 )
 
 
@@ -251,7 +287,9 @@ def format_row(row: Row) -> str:
     return (
         f"| {row.task} | {row.batch} | {row.dtype} | {row.order} ({row.cost}) "
         f"| {us(row.ccelim)} | {us(row.jacfwd)} | {us(row.jacrev)} "
-        f"| {row.speedup:.2f}x | {us(row.floor)} ({row.ceiling:.1f}x) "
+        f"| {row.speedup:.2f}x "
+        + (f"| {row.winner}, {row.tuned_speedup:.2f}x " if row.tuned else "| – ")
+        + f"| {us(row.floor)} ({row.ceiling:.1f}x) "
         f"| {row.ccelim.compile_s:.2f} / {row.jacfwd.compile_s:.2f} / "
         f"{row.jacrev.compile_s:.2f} |"
     )
@@ -308,6 +346,25 @@ def report(rows: Sequence[Row], *, min_time: float, load_start: float) -> str:
             + "."
         ),
     ]
+    tuned = [r for r in rows if r.tuned is not None]
+    if tuned:
+        slow_tuned = [r for r in tuned if r.tuned_speedup < 1.0]
+        lines.append(
+            "- The autotuned kernel (`interpreter.fastest` per batch size: the order "
+            "above, forward, reverse, jacfwd, jacrev) at least as fast as the better "
+            "of jacfwd/jacrev: "
+            + (
+                "**met** on all entries."
+                if not slow_tuned
+                else f"below 1.0x on {len(slow_tuned)} of {len(tuned)} entries: "
+                + ", ".join(
+                    f"{r.task}@{r.batch}/{r.dtype} ({r.winner}, {r.tuned_speedup:.2f}x)"
+                    for r in slow_tuned
+                )
+                + " (within noise when the winner is jacfwd/jacrev: the same "
+                "function as that column, timed as another sample)."
+            )
+        )
     if large:
         lines.append(
             "- Geometric mean of the speed-up over the scalar scientific tasks "
@@ -338,6 +395,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0.0,
         help="seconds of search.optimize per task (0: best baseline order)",
     )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="also time interpreter.fastest's kernel, tuned per batch size",
+    )
     ns = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     orders = json.loads(Path(ns.order_file).read_text()) if ns.order_file else {}
@@ -353,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         check=not ns.no_check,
         search_budget_s=ns.search_budget,
         dtypes=[d for d in ns.dtypes.split(",") if d],
+        tune=ns.tune,
     )
     text = report(rows, min_time=ns.min_time, load_start=load_start)
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)

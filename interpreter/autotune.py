@@ -177,7 +177,8 @@ def fastest(
     dtype: str | None = None,
     args: Sequence[Any] | None = None,
     fallbacks: Sequence[str] = FALLBACKS,
-    min_time: float = 0.05,
+    min_time: float = 0.1,
+    margin: float = 0.02,
 ) -> TuneResult:
     """Times candidate Jacobian kernels on the caller's batch sizes; keeps the fastest.
 
@@ -186,8 +187,8 @@ def fastest(
     ``fallbacks`` (plain ``jax.jacfwd``/``jax.jacrev`` of the graph's program).
     Each is compiled as ``jax.jit(jax.vmap(kernel))`` per batch size and timed
     interleaved with the others; the winner has the smallest mean log-ratio of its
-    time to the best time at each batch size (ties go to the earlier candidate,
-    ccelim orders first).
+    time to the best time at each batch size (ties go to the earlier candidate),
+    where a ccelim kernel must beat the best fallback by ``margin``.
 
     Args:
       graph: a program graph.
@@ -200,6 +201,9 @@ def fastest(
         in (0.5, 1.5) of the graph's shapes and dtypes.
       fallbacks: the plain-JAX candidates to include (a subset of ``FALLBACKS``).
       min_time: seconds of timing per candidate and batch size.
+      margin: a ccelim kernel must be faster than the best fallback by this
+        fraction (of the mean log-ratio) to win; measurement noise then falls
+        back to what JAX does rather than to a kernel that may be slower.
 
     Returns:
       A :class:`TuneResult` with the winner's kernel and every measured time.
@@ -255,6 +259,10 @@ def fastest(
         )
 
     winner = min(kernels, key=score)
+    jax_best = min((n for n in kernels if n in FALLBACKS), key=score, default=None)
+    if jax_best is not None and winner not in FALLBACKS:
+        if score(winner) > score(jax_best) - len(batch_sizes) * math.log1p(margin):
+            winner = jax_best
     return TuneResult(
         winner=winner,
         kernel=kernels[winner],
