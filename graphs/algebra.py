@@ -31,10 +31,12 @@ from graphs.densify import (
     _unpair,
     densify,
 )
+from graphs.runtime_select import compose_runtime, runtime_dense
 from graphs.structure import (
     IndexMap,
     Labels,
     Partial,
+    RuntimeMap,
     Structure,
     as_index_map,
     canonical,
@@ -76,6 +78,8 @@ def compose(
     """
     if tuple(a.in_shape) != tuple(b.out_shape):
         raise ValueError(f"cannot compose: {a.in_shape} vs {b.out_shape}")
+    if isinstance(a, RuntimeMap) or isinstance(b, RuntimeMap):
+        return compose_runtime(a, b, a_value, b_value, dtype)
     symbolic = dtype is None
     if symbolic:
         return _compose_symbolic(a, b)
@@ -339,6 +343,10 @@ def _add_symbolic(x: Partial, y: Partial) -> Product:
 
 
 def _add(x, y, x_value, y_value, dtype) -> Product:
+    if isinstance(x, RuntimeMap):
+        x, x_value = runtime_dense(x, x_value, dtype)
+    if isinstance(y, RuntimeMap):
+        y, y_value = runtime_dense(y, y_value, dtype)
     if isinstance(x, IndexMap):
         x, x_value = _index_map_dense(x, dtype)
     if isinstance(y, IndexMap):

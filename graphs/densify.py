@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from graphs.structure import IndexMap, Labels, Partial, Structure, dense
+from graphs.structure import IndexMap, Labels, Partial, RuntimeMap, Structure, dense
 
 Value = Any  # a jax.Array (or numpy array) holding a core, or None
 
@@ -115,6 +115,10 @@ def densify(
     """Makes every axis on ``side`` ("out", "in" or "both") a free core axis."""
     if isinstance(s, IndexMap):
         return _index_map_dense(s, dtype)
+    if isinstance(s, RuntimeMap):
+        from graphs.runtime_select import runtime_dense
+
+        return runtime_dense(s, value, dtype)
     axes: list[tuple[str, int]] = []
     if side in ("out", "both"):
         axes += [("out", i) for i in range(len(s.out_shape))]

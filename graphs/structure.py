@@ -103,7 +103,35 @@ class IndexMap:
     core = None
 
 
-Partial = Structure | IndexMap
+@dataclasses.dataclass(frozen=True)
+class RuntimeMap:
+    """A 0/1 index map whose pattern is known only at kernel time (traced indices).
+
+    Its value in the kernel is an int32 array (``index_shape``) instead of a core;
+    it has no values, so composing with it costs no multiplications (a gather or a
+    scatter-add: :mod:`graphs.runtime_select`).
+
+    Attributes:
+      out_shape: shape of the dependent vertex.
+      in_shape: shape of the operand vertex.
+      scatter: ``False``: output element ``i`` copies input ``index[i]`` (one
+        entry per output element); ``True``: input element ``k`` is added into
+        output ``index[k]`` (one entry per input element). ``-1`` is no entry.
+    """
+
+    out_shape: tuple[int, ...]
+    in_shape: tuple[int, ...]
+    scatter: bool = False
+
+    has_values = False
+    core = None
+
+    @property
+    def index_shape(self) -> tuple[int]:
+        return (math.prod(self.in_shape if self.scatter else self.out_shape),)
+
+
+Partial = Structure | IndexMap | RuntimeMap
 
 
 # --------------------------------------------------------------------------- builders
@@ -172,6 +200,8 @@ def canonical(s: Structure) -> Structure:
 
 def validate(s: Partial) -> None:
     """Raises ``ValueError`` if ``s`` is not a well-formed partial."""
+    if isinstance(s, RuntimeMap):
+        return
     if isinstance(s, IndexMap):
         n_in = math.prod(s.in_shape)
         if len(s.index) != math.prod(s.out_shape):
@@ -209,7 +239,7 @@ def is_selection(s: Partial) -> bool:
     """Whether a value-less partial copies at most one input element per output."""
     if isinstance(s, IndexMap):
         return True
-    if s.core is not None:
+    if isinstance(s, RuntimeMap) or s.core is not None:
         return False
     out = set(s.out_labels)
     return all(

@@ -18,6 +18,8 @@ import numpy as np
 from graphs import params as _params
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Operand, Vertex
+from graphs.control_flow import EXPANDERS
+from graphs.index_rules import fold_constant
 from graphs.primitives import RULES, SUPPORTED
 
 #: Call-like primitives whose body is inlined, with the parameter holding the body.
@@ -98,6 +100,10 @@ class _Builder:
                 outs = self.run(inner, inner_consts, operands)
             elif name == "split":
                 outs = self._split(eqn, operands)
+            elif (folded := fold_constant(eqn, operands)) is not None:
+                outs = folded
+            elif name in EXPANDERS:
+                outs = EXPANDERS[name](self, eqn, operands)
             else:
                 if name not in RULES:
                     raise GraphError(

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 
+from graphs.structure import RuntimeMap
 from interpreter.eliminate import accumulate_blocks
 from interpreter.plan import Plan
 
@@ -50,6 +51,9 @@ def accumulation_jaxpr(plan: Plan) -> Any:
     cores = []
     for key in plan.edge_keys:
         partial = plan.elim.edges[key]
+        if isinstance(partial, RuntimeMap):
+            cores.append(jax.ShapeDtypeStruct(partial.index_shape, "int32"))
+            continue
         shape = partial.core_shape if partial.has_values else None
         cores.append(None if shape is None else jax.ShapeDtypeStruct(shape, plan.dtype))
     return jax.make_jaxpr(lambda c: accumulate_blocks(plan, c))(cores)

@@ -22,6 +22,7 @@ from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Vertex
 from graphs.primitives import RULES, operand_types
+from interpreter.index_rules import EVALUATORS, runtime_index
 
 #: ``core_fn(primitive, params, operand_values, index) -> core`` for one operand.
 CoreFn = Callable[[Any, dict, Sequence[jax.Array], int], jax.Array]
@@ -83,6 +84,8 @@ CORE_FNS: dict[str, CoreFn | None] = {
     "index": None,
     "copy": None,
     "zero": None,
+    # Index maps: no values; a RuntimeMap's index comes from runtime_index.
+    "selection": None,
 }
 
 
@@ -117,6 +120,10 @@ def evaluate(
             values[vertex.id] = leaves[vertex.id]
             continue
         operands = [operand_value(o, values) for o in vertex.operands]
+        if vertex.op in EVALUATORS:
+            params = _params.decode_all(vertex.params)
+            values[vertex.id] = EVALUATORS[vertex.op](params, operands)
+            continue
         values[vertex.id] = _bind(
             primitive(vertex.op), _params.decode_all(vertex.params), operands
         )
@@ -140,7 +147,9 @@ def vertex_partials(
         if partial is None or isinstance(operand, Literal):
             continue
         core = None
-        if partial.has_values:
+        if isinstance(partial, st.RuntimeMap):
+            core = runtime_index(vertex.op, params, operands, i)
+        elif partial.has_values:
             core = core_fn(prim, params, operands, i)
             core = jnp.reshape(core, partial.core_shape)
         if operand in merged:

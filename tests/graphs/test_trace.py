@@ -83,14 +83,6 @@ def test_unsupported_primitive_names_itself_the_line_and_the_supported_set():
     assert "dot_general" in message and "select_n" in message
 
 
-def test_control_flow_is_refused_with_the_primitive_name():
-    def f(x):
-        return lax.fori_loop(0, 3, lambda i, t: t * 2.0, x)
-
-    with pytest.raises(graphs.GraphError, match="unsupported primitive '(scan|while)'"):
-        graphs.trace(f, 1.0)
-
-
 def test_constant_output_becomes_a_vertex():
     g = graphs.trace(lambda x: (x * 2.0, 3.0), 1.0)
     assert len(g.outputs) == 2
