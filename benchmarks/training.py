@@ -36,8 +36,8 @@ from search import corpus  # noqa: E402
 from search.episodes import Player  # noqa: E402
 from search.exact import exact_optimum  # noqa: E402
 from search.net import DEFAULT_MODEL_PATH, load_params  # noqa: E402
-from search.selfplay import evaluate_costs  # noqa: E402
-from search.trainconfig import TrainConfig, config_from_dict  # noqa: E402
+from search.training.selfplay import evaluate_costs  # noqa: E402
+from search.training.trainconfig import TrainConfig, config_from_dict  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training.md"
 
@@ -46,7 +46,7 @@ def throughput(config: TrainConfig, params, num_workers: int, seconds: float) ->
     """Games/s and simulations/s of ``num_workers`` self-play actors."""
     import ray
 
-    from search.cluster import spawn_workers
+    from search.training.cluster import spawn_workers
 
     config = dataclasses.replace(config, num_workers=num_workers)
     workers = spawn_workers(ray, config, num_workers)

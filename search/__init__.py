@@ -6,15 +6,18 @@ from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastbaselines import scalar_baselines
 from search.fastcost import ScalarModel, evaluator
 from search.game import GameState
-from search.learner import LearnerConfig, TrainState
 from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
 from search.mcts import MCTSResult, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
 from search.optimize import OptimizeResult, optimize
-from search.replay import ReplayBuffer
-from search.selfplay import SelfPlayConfig
-from search.train import TrainResult
-from search.trainconfig import TrainConfig
+from search.training import (
+    LearnerConfig,
+    ReplayBuffer,
+    SelfPlayConfig,
+    TrainConfig,
+    TrainResult,
+    TrainState,
+)
 
 __all__ = [
     "CorpusConfig",

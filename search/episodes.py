@@ -25,6 +25,7 @@ import numpy as np
 
 from search import game, heuristics
 from search.game import GameState
+from search.masking import masked_logits
 
 #: Prior logits of the heuristic are ``-k * log1p(markowitz)`` with this ``k``
 #: (3 beat 0 and 1 on random DAGs of 60-100 intermediates at 32 simulations).
@@ -76,10 +77,8 @@ def _evaluate(apply_fn, params, states: GameState, heuristic: bool = False):
     else:
         logits, value = apply_fn(params, states)
         logits, value = logits.astype(jnp.float32), value.astype(jnp.float32)
-    low = jnp.finfo(jnp.float32).min
-    any_legal = legal.any(-1, keepdims=True)
-    logits = jnp.where(any_legal, jnp.where(legal, logits, low), 0.0)
-    value = jnp.where(any_legal[:, 0], value, 0.0)
+    logits = masked_logits(logits, legal)
+    value = jnp.where(legal.any(-1), value, 0.0)
     return logits, value
 
 

@@ -25,10 +25,11 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import msgpack
-import numpy as np
 
 from search import game, heuristics
+from search.codec import decode_array, encode_array
 from search.game import GameState
+from search.masking import masked_logits
 
 #: Where the shipped model lives; :func:`load_params` returns ``None`` if absent.
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "default.msgpack"
@@ -64,17 +65,6 @@ class LoadedModel(NamedTuple):
     params: Params
     config: NetConfig
     metadata: dict[str, Any]
-
-
-def masked_logits(logits: jax.Array, legal: jax.Array) -> jax.Array:
-    """Illegal actions get the dtype's lowest value; all-illegal rows become 0.
-
-    A terminal state has no legal action; giving it uniform logits keeps
-    softmaxes finite inside the search tree.
-    """
-    low = jnp.finfo(logits.dtype).min
-    masked = jnp.where(legal, logits, low)
-    return jnp.where(jnp.any(legal, axis=-1, keepdims=True), masked, 0.0)
 
 
 def vertex_features(state: GameState) -> jax.Array:
@@ -215,6 +205,21 @@ def make_network(config: NetConfig | None = None) -> tuple[InitFn, ApplyFn]:
     return transformed.init, transformed.apply
 
 
+def network_fns(config: NetConfig | None = None):
+    """``(init_params(seed) -> params, apply_fn(params, states) -> (logits, value))``.
+
+    What the learner, self-play and model export build the network with.
+    Parameters do not depend on the bucket, so a small empty state initialises
+    them.
+    """
+    init_fn, apply_fn = make_network(config)
+
+    def init_params(seed: int) -> Params:
+        return init_fn(jax.random.key(seed), game.empty_state(8, 0))
+
+    return init_params, apply_fn
+
+
 # ------------------------------------------------------------------ save / load
 
 
@@ -236,16 +241,7 @@ def save_params(
     """
     arrays = []
     for module, name, value in hk.data_structures.traverse(params):
-        array = np.asarray(value)
-        arrays.append(
-            {
-                "module": module,
-                "name": name,
-                "dtype": array.dtype.str,
-                "shape": list(array.shape),
-                "data": np.ascontiguousarray(array).tobytes(),
-            }
-        )
+        arrays.append({"module": module, "name": name, **encode_array(value)})
     document = {
         "format": FORMAT,
         "config": _config_dict(config),
@@ -317,9 +313,8 @@ def load_params(
         )
     params: dict[str, dict[str, jax.Array]] = {}
     for record in document["params"]:
-        array = np.frombuffer(record["data"], dtype=np.dtype(record["dtype"]))
-        array = array.reshape(record["shape"])
-        params.setdefault(record["module"], {})[record["name"]] = jnp.asarray(array)
+        array = jnp.asarray(decode_array(record))
+        params.setdefault(record["module"], {})[record["name"]] = array
     expected = _expected_shapes(file_config)
     got = {(m, n): tuple(v.shape) for m in params for n, v in params[m].items()}
     if got != expected:
@@ -338,6 +333,7 @@ __all__ = [
     "load_params",
     "make_network",
     "masked_logits",
+    "network_fns",
     "save_params",
     "vertex_features",
 ]

@@ -49,9 +49,9 @@ def train_command(
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
 ) -> None:
     """Train the policy/value network by self-play (Ray actors + learner)."""
-    from search.export import export_model
-    from search.train import train
-    from search.trainconfig import TrainConfig, resume_config
+    from search.training.export import export_model
+    from search.training.train import train
+    from search.training.trainconfig import TrainConfig, resume_config
 
     if (out is None) == (resume is None):
         raise typer.BadParameter("give exactly one of --out DIR or --resume DIR")

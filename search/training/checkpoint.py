@@ -1,4 +1,4 @@
-"""Training checkpoints: a :class:`~search.learner.TrainState` in msgpack, no pickle.
+"""Training checkpoints: a :class:`~search.training.learner.TrainState` in msgpack, no pickle.
 
 A checkpoint file ``ckpt_<step>.msgpack`` holds a map with ``format``,
 ``metadata`` (step, network config, library versions, validation score, anything
@@ -24,11 +24,13 @@ import jax
 import msgpack
 import numpy as np
 
+from search.codec import CodecError, decode_tree, encode_tree
+
 FORMAT = "ccelim.checkpoint/1"
 _NAME = re.compile(r"^ckpt_(\d+)\.msgpack$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CodecError):
     """A checkpoint that cannot be loaded into the requested state."""
 
 
@@ -53,52 +55,6 @@ def config_dict(config: Any) -> dict[str, Any]:
     """A dataclass (or mapping) as a JSON-normalised dict, for comparisons."""
     raw = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
     return json.loads(json.dumps(raw, sort_keys=True, default=list))
-
-
-def _path_str(path) -> str:
-    return jax.tree_util.keystr(path)
-
-
-def encode_tree(tree: Any) -> list[dict[str, Any]]:
-    """The arrays of a pytree as msgpack-able records in flattening order."""
-    records = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        array = np.asarray(leaf)
-        records.append(
-            {
-                "path": _path_str(path),
-                "dtype": array.dtype.str,
-                "shape": list(array.shape),
-                "data": np.ascontiguousarray(array).tobytes(),
-            }
-        )
-    return records
-
-
-def decode_tree(records: list[dict[str, Any]], template: Any, *, what: str) -> Any:
-    """Rebuilds a pytree with ``template``'s structure from :func:`encode_tree`.
-
-    Raises:
-      CheckpointError: when paths, shapes or the number of arrays differ.
-    """
-    flat, treedef = jax.tree_util.tree_flatten_with_path(template)
-    if len(flat) != len(records):
-        raise CheckpointError(
-            f"{what}: expected {len(flat)} arrays, the checkpoint has {len(records)}; "
-            "it was written for a different network or optimiser"
-        )
-    leaves = []
-    for (path, leaf), record in zip(flat, records, strict=True):
-        want = np.shape(leaf)
-        if record["path"] != _path_str(path) or tuple(record["shape"]) != want:
-            raise CheckpointError(
-                f"{what}: expected array {_path_str(path)} of shape {want}, got "
-                f"{record['path']} of shape {tuple(record['shape'])}; it was written "
-                "for a different network or optimiser"
-            )
-        array = np.frombuffer(record["data"], dtype=np.dtype(record["dtype"]))
-        leaves.append(array.reshape(record["shape"]).copy())
-    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
@@ -228,10 +184,13 @@ def restore(
 ) -> tuple[Any, dict[str, Any]]:
     """:func:`load` on an already read checkpoint map (see :func:`read`)."""
     check_config(raw["metadata"]["net_config"], net_config, source=source)
-    params = decode_tree(raw["params"], template.params, what=f"{source} params")
-    opt_state = decode_tree(
-        raw["opt_state"], template.opt_state, what=f"{source} optimiser state"
-    )
+    try:
+        params = decode_tree(raw["params"], template.params, what=f"{source} params")
+        opt_state = decode_tree(
+            raw["opt_state"], template.opt_state, what=f"{source} optimiser state"
+        )
+    except CodecError as error:
+        raise CheckpointError(str(error)) from None
     step = np.asarray(raw["metadata"]["step"], np.int32)
     return type(template)(params, opt_state, step), raw["metadata"]
 
@@ -241,8 +200,6 @@ __all__ = [
     "CheckpointError",
     "check_config",
     "config_dict",
-    "decode_tree",
-    "encode_tree",
     "latest",
     "list_checkpoints",
     "load",

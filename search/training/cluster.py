@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from search.learner import LearnerShell
-from search.selfplay import SelfPlayWorker
-from search.trainconfig import TrainConfig
+from search.training.learner import LearnerShell
+from search.training.selfplay import SelfPlayWorker
+from search.training.trainconfig import TrainConfig
 
 
 def connect(address: str | None, num_workers: int) -> bool:
@@ -88,7 +88,7 @@ def spawn_learner(ray, config: TrainConfig, raw: dict | None) -> Any:
     Args:
       ray: the ``ray`` module.
       config: the run's configuration (network, learner and seed).
-      raw: a checkpoint as ``search.checkpoint.read`` returns it, to continue
+      raw: a checkpoint as ``search.training.checkpoint.read`` returns it, to continue
         from, or ``None`` for fresh parameters.
 
     Returns:

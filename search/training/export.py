@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from search import checkpoint
-from search.trainconfig import config_from_dict
+from search.codec import decode_tree
+from search.training import checkpoint
+from search.training.trainconfig import config_from_dict
 
 
 def export_model(
@@ -27,14 +28,13 @@ def export_model(
     metadata: step, validation score, command, hardware, time and versions, plus
     ``metadata`` (JSON-able) when given.
     """
-    from search.net import NetConfig, save_params
-    from search.selfplay import network_fns
+    from search.net import NetConfig, network_fns, save_params
 
     raw = checkpoint.read(checkpoint_path)
     meta = raw["metadata"]
     net_config = config_from_dict(NetConfig, meta["net_config"])
     init_params, _ = network_fns(net_config)
-    params = checkpoint.decode_tree(
+    params = decode_tree(
         raw["params"], init_params(0), what=f"{checkpoint_path} params"
     )
     keep = (

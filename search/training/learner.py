@@ -6,7 +6,7 @@ value head by squared error against the scaled return-to-go of the episode. Both
 losses only look at legal actions: illegal logits are masked before the softmax,
 so padding and eliminated vertices never receive probability mass.
 
-:class:`LearnerShell` is the thin Ray actor around it (``search.train`` runs it,
+:class:`LearnerShell` is the thin Ray actor around it (``search.training.train`` runs it,
 on a GPU when the cluster has one).
 
 Shape letters: ``B`` batch, ``N`` vertices (the game's bucket).
@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from search.game import GameState, legal_mask
+from search.masking import masked_logits
 
 #: ``apply_fn(params, observation) -> (logits [B, N], value [B])`` on a batch.
 ApplyFn = Callable[[Any, GameState], tuple[jax.Array, jax.Array]]
@@ -100,7 +101,7 @@ def losses(logits: jax.Array, value: jax.Array, batch: Batch) -> dict[str, jax.A
       prediction, 0 at a perfect fit) and ``target_entropy``; all ``[]``.
     """
     legal = jax.vmap(legal_mask)(batch.observation)
-    logits = jnp.where(legal, logits, jnp.finfo(logits.dtype).min)
+    logits = masked_logits(logits, legal)
     log_p = jax.nn.log_softmax(logits, axis=-1)
     log_p = jnp.where(legal, log_p, 0.0)
     target = jnp.where(legal, batch.policy_target, 0.0)
@@ -169,8 +170,9 @@ class LearnerShell:
         seed: int,
         raw_checkpoint: dict | None = None,
     ):
-        from search import checkpoint
-        from search.selfplay import network_fns, normal_priority
+        from search.net import network_fns
+        from search.training import checkpoint
+        from search.training.runlog import normal_priority
 
         normal_priority()
 

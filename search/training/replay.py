@@ -3,7 +3,7 @@
 :func:`episode_samples` flattens time-major MCTS episodes into aligned training
 positions (:class:`Samples`); :class:`ReplayBuffer` keeps them in a bounded FIFO
 ring per bucket (observation shape) and samples batches uniformly from one
-bucket. Training runs the buffer as a Ray actor (``search.train``).
+bucket. Training runs the buffer as a Ray actor (``search.training.train``).
 
 Shape letters: ``M`` positions, ``N`` vertices, ``R`` axes, ``T`` moves, ``B`` games.
 """

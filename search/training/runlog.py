@@ -76,4 +76,17 @@ def hardware() -> dict[str, Any]:
     }
 
 
-__all__ = ["LOG_FIELDS", "RunLog", "hardware"]
+def normal_priority() -> None:
+    """Undoes the niceness that Ray gives its worker processes (15 by default).
+
+    Self-play and the learner are the workload, not background chores; at nice
+    15 they starve next to any other process on a shared machine.
+    """
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not permitted (or not POSIX): keep the niceness
+
+
+__all__ = ["LOG_FIELDS", "RunLog", "hardware", "normal_priority"]

@@ -2,7 +2,7 @@
 
 :class:`SelfPlayWorker` is a thin shell around ``search.episodes``: it draws graphs
 from the corpus, plays a batch of games with the parameters it is handed, and
-returns the positions (``search.replay.Samples``) with their MCTS action weights
+returns the positions (``search.training.replay.Samples``) with their MCTS action weights
 and scaled returns; the training loop runs it as a Ray actor that restarts itself
 when its process dies. :func:`evaluate_costs` plays one game per graph with
 given parameters (the validation score), by search or by the policy's argmax.
@@ -23,7 +23,9 @@ import numpy as np
 
 from search.corpus import CorpusConfig, GraphSpec, best_cost, elim_of, sample_specs
 from search.game import GameState, _step, bucket_for, encode, legal_mask, stack
-from search.replay import Samples, episode_samples
+from search.masking import masked_logits
+from search.training.replay import Samples, episode_samples
+from search.training.runlog import normal_priority
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -44,23 +46,6 @@ class SelfPlayConfig:
     max_num_considered_actions: int = 8
     bucket: int = 32
     corpus: CorpusConfig = dataclasses.field(default_factory=CorpusConfig)
-
-
-def network_fns(net_config: Any):
-    """``(init_params(seed) -> params, apply_fn(params, states) -> (logits, value))``.
-
-    Parameters do not depend on the bucket, so a small empty state initialises
-    them.
-    """
-    from search.game import empty_state
-    from search.net import make_network
-
-    init_fn, apply_fn = make_network(net_config)
-
-    def init_params(seed: int) -> Any:
-        return init_fn(jax.random.key(seed), empty_state(8, 0))
-
-    return init_params, apply_fn
 
 
 def encode_batch(specs: list[GraphSpec], *, bucket: int = 8) -> GameState:
@@ -196,19 +181,6 @@ class SelfPlayWorker:
         )
 
 
-def normal_priority() -> None:
-    """Undoes the niceness that Ray gives its worker processes (15 by default).
-
-    Self-play and the learner are the workload, not background chores; at nice
-    15 they starve next to any other process on a shared machine.
-    """
-    try:
-        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not permitted (or not POSIX): keep the niceness
-
-
 def _restarted() -> bool:
     """Whether this actor process is a restart of one that died."""
     try:
@@ -300,7 +272,7 @@ def _policy_move(apply_fn: Any):
             logits, _ = apply_fn(params, states)
             legal = jax.vmap(legal_mask)(states)
             live = legal.any(-1)
-            logits = jnp.where(legal, logits, -jnp.inf)
+            logits = masked_logits(logits, legal)
             action = jnp.argmax(logits, -1).astype(jnp.int32)
             new, cost = jax.vmap(_step)(states, action)
             return new, jnp.where(live, cost, 0)
@@ -314,6 +286,5 @@ __all__ = [
     "SelfPlayWorker",
     "encode_batch",
     "evaluate_costs",
-    "network_fns",
     "policy_costs",
 ]

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from search import checkpoint
-from search.cluster import connect, spawn_learner, spawn_workers
 from search.corpus import validation_score, validation_specs
-from search.replay import ReplayBuffer
-from search.runlog import RunLog, hardware
-from search.trainconfig import TrainConfig
+from search.training import checkpoint
+from search.training.cluster import connect, spawn_learner, spawn_workers
+from search.training.replay import ReplayBuffer
+from search.training.runlog import RunLog, hardware
+from search.training.trainconfig import TrainConfig
 
 #: Consecutive failed self-play batches (or learner deaths) before giving up.
 MAX_FAILURES = 20

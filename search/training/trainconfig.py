@@ -13,9 +13,9 @@ import os
 import typing
 from typing import Any
 
-from search import checkpoint
-from search.learner import LearnerConfig
-from search.selfplay import SelfPlayConfig
+from search.training import checkpoint
+from search.training.learner import LearnerConfig
+from search.training.selfplay import SelfPlayConfig
 
 
 def _default_net_config():

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from search import checkpoint
 from search.corpus import CorpusConfig
 from search.net import NetConfig
-from search.selfplay import SelfPlayConfig
-from search.train import train
-from search.trainconfig import TrainConfig
+from search.training import checkpoint
+from search.training.selfplay import SelfPlayConfig
+from search.training.train import train
+from search.training.trainconfig import TrainConfig
 
 os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
 

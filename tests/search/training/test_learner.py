@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from graphs.ir import Edge, Graph, Vertex
-from search import checkpoint, game
-from search.learner import (
+from search import game
+from search.net import NetConfig, network_fns
+from search.training import checkpoint
+from search.training.learner import (
     Batch,
     LearnerConfig,
     init_state,
@@ -19,8 +21,6 @@ from search.learner import (
     make_optimizer,
     make_train_step,
 )
-from search.net import NetConfig
-from search.selfplay import network_fns
 
 SMALL = NetConfig(hidden_size=8, num_layers=1, head_size=8)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from search import game
-from search.replay import ReplayBuffer, Samples
+from search.training.replay import ReplayBuffer, Samples
 
 
 def tagged(tags, bucket: int = 8) -> Samples:

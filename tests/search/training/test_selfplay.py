@@ -10,8 +10,8 @@ import pytest
 from search import corpus, game
 from search.corpus import CorpusConfig, GraphSpec
 from search.episodes import Player
-from search.replay import episode_samples
-from search.selfplay import SelfPlayConfig, SelfPlayWorker, encode_batch
+from search.training.replay import episode_samples
+from search.training.selfplay import SelfPlayConfig, SelfPlayWorker, encode_batch
 
 SMALL = CorpusConfig(min_size=4, max_size=8, max_vertices=16, num_validation=4)
 

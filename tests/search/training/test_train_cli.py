@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from search import checkpoint
+from search.training import checkpoint
 from service.cli import app
 
 CCELIM = str(Path(sys.executable).parent / "ccelim")
@@ -89,8 +89,8 @@ def test_plot_training_writes_a_png(run_dir, tmp_path):
 
 
 def test_exported_model_loads_with_search_net(run_dir, tmp_path):
-    from search.export import export_model
     from search.net import NetConfig, load_params
+    from search.training.export import export_model
 
     path = export_model(checkpoint.latest(run_dir), tmp_path / "model.msgpack")
     model = load_params(path)
