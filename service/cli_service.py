@@ -52,6 +52,33 @@ def _print_answer(answer: dict) -> None:
     console.print("order: " + " ".join(answer["order"]))
 
 
+class _JobProgress:
+    """Reports a job's best cost so far while ``ccelim submit`` waits on it: a
+    line that updates in place on a terminal, otherwise one line per change."""
+
+    def __init__(self) -> None:
+        self._last: tuple | None = None
+        self._live = sys.stderr.isatty()
+
+    def __call__(self, status: dict) -> None:
+        best = status.get("best_cost")
+        key = (status["state"], best)
+        elapsed = status.get("elapsed_s")
+        text = (
+            f"job {status['job_id'][:8]} {status['state']}: best cost "
+            f"{'-' if best is None else best} so far"
+            + ("" if elapsed is None else f", {elapsed:.1f} s")
+            + f" of a {status['time_budget_s']:g} s budget"
+        )
+        if self._live:
+            end = "\n" if status["state"] in ("done", "failed") else ""
+            sys.stderr.write(f"\r\x1b[2K{text}{end}")
+            sys.stderr.flush()
+        elif key != self._last:
+            typer.echo(text, err=True)
+        self._last = key
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -129,7 +156,7 @@ def submit_command(
                 if not wait:
                     typer.echo(json.dumps(answer))
                     return
-                answer = client.wait(answer["job_id"])
+                answer = client.wait(answer["job_id"], progress_fn=_JobProgress())
         except ServiceError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from None

@@ -181,12 +181,27 @@ class Client:
         return self._json(self._http.get(f"/v1/jobs/{job_id}"))
 
     def wait(
-        self, job_id: str, *, poll_interval_s: float = 0.25, timeout_s: float = 3600.0
+        self,
+        job_id: str,
+        *,
+        poll_interval_s: float = 0.25,
+        timeout_s: float = 3600.0,
+        progress_fn: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Polls a job until it is done; its result. Raises ServiceError if failed."""
+        """Polls a job until it is done; its result. Raises ServiceError if failed.
+
+        Args:
+          job_id: the id a 202 answer gave.
+          poll_interval_s: pause between two polls.
+          timeout_s: give up (TimeoutError) after this long.
+          progress_fn: called with every polled state (``GET /v1/jobs/{id}``:
+            ``state``, ``best_cost`` so far, ``elapsed_s``, ``time_budget_s``).
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             status = self.job(job_id)
+            if progress_fn is not None:
+                progress_fn(status)
             if status["state"] == "done":
                 return status["result"]
             if status["state"] == "failed":
