@@ -1,6 +1,7 @@
 """graphs: the graph IR, tracing, JSON format, hashing, cost model, baselines, tasks."""
 
 from graphs.baselines import Baseline, baselines, best_baseline
+from graphs.control_flow import unroll_limit
 from graphs.elimination import CostReport, ElimGraph, Step, build, cost
 from graphs.errors import GraphError
 from graphs.hashing import CanonicalForm, canonical_form, canonical_hash
@@ -8,7 +9,7 @@ from graphs.ir import Edge, Graph, Literal, Vertex
 from graphs.isomorph import isomorphic, isomorphism
 from graphs.jsonio import load
 from graphs.random_programs import random_dag, random_program
-from graphs.structure import IndexMap, Partial, Structure
+from graphs.structure import IndexMap, Partial, RuntimeMap, Structure
 from graphs.trace import trace
 from graphs.validate import MAX_EDGES, MAX_VERTICES, Limits
 
@@ -26,6 +27,7 @@ __all__ = [
     "Limits",
     "Literal",
     "Partial",
+    "RuntimeMap",
     "Step",
     "Structure",
     "Vertex",
@@ -41,4 +43,5 @@ __all__ = [
     "random_dag",
     "random_program",
     "trace",
+    "unroll_limit",
 ]

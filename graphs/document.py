@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from graphs.errors import GraphError, describe
 from graphs.ir import INPUT, NODE, Edge, Graph, Literal, Vertex
-from graphs.structure import IndexMap, Structure
+from graphs.structure import IndexMap, RuntimeMap, Structure
 from graphs.toposort import infer_order
 from graphs.validate import MAX_RANK, Limits, cycle_error
 
@@ -239,7 +239,12 @@ def _labels(value: Any, path: str) -> tuple[int, ...]:
 
 def _read_partial(obj: Any, path: str) -> Any:
     """A partial without its shapes (``Edge`` shapes are filled in by ``_attach``)."""
-    what = 'a partial {"out", "in", "core"} or {"index"}'
+    what = 'a partial {"out", "in", "core"}, {"index"} or {"runtime"}'
+    if isinstance(obj, Mapping) and "runtime" in obj:
+        _keys(obj, {"runtime"}, path, what)
+        if obj["runtime"] not in ("gather", "scatter"):
+            raise _fail(f"{path}.runtime", '"gather" or "scatter"', obj["runtime"])
+        return _Pending(None, None, None, None, obj["runtime"] == "scatter")
     if isinstance(obj, Mapping) and "index" in obj:
         _keys(obj, {"index"}, path, what)
         index = obj["index"]
@@ -273,6 +278,7 @@ class _Pending(NamedTuple):
     in_: tuple[int, ...] | None
     core: tuple[int, ...] | None
     index: tuple[int, ...] | None
+    scatter: bool | None = None  # a run-time index map (RuntimeMap) when not None
 
 
 def _attach(edges: tuple[Edge, ...], vertices: tuple[Vertex, ...]) -> tuple[Edge, ...]:
@@ -297,7 +303,9 @@ def _attach(edges: tuple[Edge, ...], vertices: tuple[Vertex, ...]) -> tuple[Edge
         p = e.partial
         if isinstance(p, _Pending):
             out_shape, in_shape = by_id[e.dst].shape, by_id[e.src].shape
-            if p.index is not None:
+            if p.scatter is not None:
+                p = RuntimeMap(out_shape, in_shape, p.scatter)
+            elif p.index is not None:
                 p = IndexMap(out_shape, in_shape, p.index)
             else:
                 p = Structure(out_shape, in_shape, p.out, p.in_, p.core)

@@ -30,7 +30,7 @@ from typing import Any
 from graphs.document import FORMAT, read
 from graphs.errors import GraphError, describe
 from graphs.ir import INPUT, NODE, Edge, Graph, Literal, Vertex
-from graphs.structure import IndexMap
+from graphs.structure import IndexMap, RuntimeMap
 from graphs.toposort import infer_order
 from graphs.validate import MAX_EDGES, MAX_ELEMENTS, MAX_VERTICES, Limits, check
 
@@ -131,6 +131,8 @@ def _edge(e: Edge) -> list[Any]:
     p = e.partial
     if isinstance(p, IndexMap):
         return [e.src, e.dst, {"index": list(p.index)}]
+    if isinstance(p, RuntimeMap):
+        return [e.src, e.dst, {"runtime": "scatter" if p.scatter else "gather"}]
     core = None if p.core is None else list(p.core)
     return [
         e.src,

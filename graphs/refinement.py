@@ -27,7 +27,7 @@ from typing import Any
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import Graph, Literal
-from graphs.structure import IndexMap
+from graphs.structure import IndexMap, RuntimeMap
 
 #: An ordered partition of the vertices: cells of vertex positions, in order.
 Cells = list[list[int]]
@@ -173,6 +173,8 @@ class LabelledGraph:
 def _partial_text(partial, out_shape, in_shape) -> str:
     if partial is None:
         partial = st.dense(tuple(out_shape), tuple(in_shape))
+    if isinstance(partial, RuntimeMap):
+        return dumps(["R", partial.out_shape, partial.in_shape, partial.scatter])
     if isinstance(partial, IndexMap):
         digest = hashlib.sha256(dumps(partial.index).encode()).hexdigest()
         return dumps(["I", partial.out_shape, partial.in_shape, digest])

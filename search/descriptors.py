@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from graphs.structure import IndexMap, Partial, Structure
+from graphs.structure import IndexMap, Partial, RuntimeMap, Structure
 
 
 def float_dtype():
@@ -40,7 +40,9 @@ def describe(
     pair = np.full(rank, -1, np.int8)
     out_core = np.zeros(rank, bool)
     in_core = np.zeros(rank, bool)
-    if isinstance(partial, IndexMap):
+    if isinstance(partial, IndexMap | RuntimeMap):
+        # A run-time map composes like a static one (the game's approximation
+        # differs only for a gather-form map times a scatter-form one).
         return False, True, pair, out_core, in_core
     assert isinstance(partial, Structure)
     where_in = {label: j for j, label in enumerate(partial.in_labels)}

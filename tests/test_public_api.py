@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
     graphs: """Baseline CanonicalForm CostReport Edge ElimGraph Graph GraphError IndexMap Limits Literal
-        MAX_EDGES MAX_VERTICES Partial Step Structure Vertex baselines best_baseline
-        build canonical_form canonical_hash cost isomorphic isomorphism load random_dag
-        random_program trace""",
+        MAX_EDGES MAX_VERTICES Partial RuntimeMap Step Structure Vertex baselines
+        best_baseline build canonical_form canonical_hash cost isomorphic isomorphism
+        load random_dag random_program trace unroll_limit""",
     search: """CorpusConfig EpisodeBatch ExactResult ExactSearch GameState LearnerConfig
         LocalResult LocalSearch MCTSResult NetConfig OptimizeResult ReplayBuffer
         ScalarModel SelfPlayConfig TrainConfig TrainResult TrainState anneal evaluator
