@@ -32,6 +32,7 @@ from service.jobs import JobManager
 from service.kernels import KernelService
 from service.limits import BodyLimitMiddleware
 from service.metrics import Metrics, MetricsMiddleware
+from service.raytoken import enable_token_auth
 from service.routes import docs, health, jobs, orders, pages
 from service.routes import graphs as graph_routes
 from service.settings import Settings
@@ -63,6 +64,7 @@ def current_versions() -> Versions:
 
 def _backend(settings: Settings) -> Backend:
     if settings.ray_address:
+        enable_token_auth(settings.ray_address)  # a `ray start` head's token
         return RayBackend(settings.ray_address)
     return ProcessBackend(settings.search_workers)
 

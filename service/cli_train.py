@@ -52,6 +52,7 @@ def train_command(
     from search.training.export import export_model
     from search.training.train import train
     from search.training.trainconfig import TrainConfig, resume_config
+    from service.raytoken import AUTH_HINT, enable_token_auth
 
     if (out is None) == (resume is None):
         raise typer.BadParameter("give exactly one of --out DIR or --resume DIR")
@@ -98,6 +99,7 @@ def train_command(
             refresh=True,
         )
 
+    enable_token_auth(address)
     try:
         result = train(
             config,
@@ -112,6 +114,11 @@ def train_command(
             bar.close()
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
+    except ConnectionError as err:  # ray.init could not join --address
+        if bar is not None:
+            bar.close()
+        typer.echo(f"error: {err}; {AUTH_HINT}", err=True)
+        raise typer.Exit(1) from err
     if bar is not None:
         bar.close()
     typer.echo(
