@@ -25,8 +25,9 @@ import graphs
 from service import errors
 from service.backends import Backend, ProcessBackend, RayBackend
 from service.cache import Versions
-from service.db import open_engine
+from service.db import open_database
 from service.deps import ServiceState
+from service.health import HealthProbe
 from service.intake import PreparedCache
 from service.jobs import JobManager
 from service.kernels import KernelService
@@ -107,10 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = await to_thread.run_sync(open_engine, settings.database_url)
+        engine, read_only = await to_thread.run_sync(
+            functools.partial(
+                open_database, settings.database_url, instance=settings.instance
+            )
+        )
         backend = _backend(settings)
         kernel_backend = ProcessBackend(1)
-        kernels = KernelService(kernel_backend)
+        kernels = KernelService(kernel_backend, on_export=metrics.kernel_exports.inc)
         manager = JobManager(
             engine=engine,
             settings=settings,
@@ -118,8 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=backend,
             kernels=kernels,
             metrics=metrics,
+            read_only=read_only,
         )
-        orphans = await to_thread.run_sync(manager.fail_orphans)
+        orphans = 0 if read_only else await to_thread.run_sync(manager.fail_orphans)
         if orphans:
             log.warning("marked %d unfinished jobs of a previous run failed", orphans)
         app.state.service = ServiceState(
@@ -131,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kernels=kernels,
             jobs=manager,
             prepared=PreparedCache(),
+            health=HealthProbe(engine, settings.instance, read_only=read_only),
         )
         # Everything imported so far (JAX and friends: ~200k objects) lives as long
         # as the server; freezing it keeps full garbage collections (otherwise

@@ -1,29 +1,24 @@
 """Where searches run: a local process pool, or Ray tasks on a cluster.
 
 Both run a picklable top-level function (``service.worker``) on plain data off the
-event loop, so cache hits stay fast while searches run. The process pool uses the
-``spawn`` start method because JAX is not fork-safe. A worker that dies (killed,
-out of memory) surfaces as :class:`WorkerDied`; the pool is then replaced.
+event loop, so cache hits stay fast while searches run. The local pool
+(``service.pool``) fails only the task of a worker that dies, and its workers die
+with the server. Every task can be given a deadline (``timeout_s``): past it the
+task is stopped and :class:`TaskTimedOut` raised.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-__all__ = ["Backend", "ProcessBackend", "RayBackend", "WorkerDied"]
+from service.pool import TaskTimedOut, WorkerDied, WorkerPool
+
+__all__ = ["Backend", "ProcessBackend", "RayBackend", "TaskTimedOut", "WorkerDied"]
 
 log = logging.getLogger("ccelim.service")
-
-
-class WorkerDied(RuntimeError):
-    """The process or Ray worker running a task died before it answered."""
 
 
 class Backend(Protocol):
@@ -31,7 +26,13 @@ class Backend(Protocol):
 
     name: str
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    async def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout_s: float | None = None,
+        **kwargs: Any,
+    ) -> Any: ...
 
     async def warm_up(self, **kwargs: Any) -> None: ...
 
@@ -39,36 +40,22 @@ class Backend(Protocol):
 
 
 class ProcessBackend:
-    """A ``spawn`` process pool of ``max_workers`` processes."""
+    """``max_workers`` spawned worker processes (:class:`service.pool.WorkerPool`)."""
 
     name = "process"
 
     def __init__(self, max_workers: int):
         self.max_workers = max_workers
-        self._pool = self._new_pool()
+        self.pool = WorkerPool(max_workers)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.max_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-        )
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        pool = self._pool
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                pool, functools.partial(fn, *args, **kwargs)
-            )
-        except BrokenProcessPool as err:
-            if self._pool is pool:
-                log.warning("a worker process died; starting a new pool")
-                self._pool = self._new_pool()
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise WorkerDied(
-                "the search worker process died before it finished (killed or out "
-                "of memory)"
-            ) from err
+    async def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout_s: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return await self.pool.run(fn, *args, timeout_s=timeout_s, **kwargs)
 
     async def warm_up(self, **kwargs: Any) -> None:
         """Starts every worker process and runs ``service.worker.warm_up`` in it."""
@@ -79,16 +66,9 @@ class ProcessBackend:
         )
 
     def close(self) -> None:
-        """Stops the pool now: running searches are abandoned (their jobs are
+        """Stops the workers now: running searches are abandoned (their jobs are
         recorded as failed), so a shutdown never waits for a long search."""
-        # ProcessPoolExecutor has no public way to stop busy workers before 3.14.
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join(timeout=5)
+        self.pool.close()
 
 
 class RayBackend:
@@ -109,7 +89,13 @@ class RayBackend:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         self._remote: dict[Callable[..., Any], Any] = {}
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout_s: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         ray = self._ray
         remote = self._remote.get(fn)
         if remote is None:
@@ -118,7 +104,12 @@ class RayBackend:
         ref = remote.remote(*args, **kwargs)
         try:
             # ``future()`` works for cluster and Ray Client (ray://) references alike.
-            return await asyncio.wrap_future(ref.future())
+            return await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout_s)
+        except TimeoutError:
+            ray.cancel(ref, force=True)
+            raise TaskTimedOut(
+                f"the task ran past its limit of {timeout_s:.1f} s and was stopped"
+            ) from None
         except asyncio.CancelledError:
             ray.cancel(ref, force=True)
             raise

@@ -1,14 +1,19 @@
 """The database schema of the order cache and the jobs, and how to open it.
 
-Three tables: ``graphs`` (one canonical graph document per hash), ``orders`` (the
+Four tables: ``graphs`` (one graph document per record key), ``orders`` (the
 best order known for that graph, in the stored graph's vertex names, with who found
-it and with which versions) and ``jobs`` (searches in flight or finished). SQLite is
-the embedded default; any SQLAlchemy URL (PostgreSQL for several replicas) works.
+it and with which versions), ``jobs`` (searches in flight or finished) and
+``heartbeats`` (one row per replica, rewritten by the write probe of ``/healthz``).
+SQLite is the embedded default; any SQLAlchemy URL (PostgreSQL for several
+replicas) works. A database that cannot be written is opened read-only
+(:func:`open_database`): the server then answers from the cache and refuses
+searches, rather than not starting at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from sqlalchemy import (
@@ -25,10 +30,22 @@ from sqlalchemy import (
     event,
     make_url,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "GraphRow", "JobRow", "OrderRow", "open_engine", "utcnow"]
+__all__ = [
+    "Base",
+    "GraphRow",
+    "HeartbeatRow",
+    "JobRow",
+    "OrderRow",
+    "open_database",
+    "open_engine",
+    "probe_write",
+    "utcnow",
+]
+
+log = logging.getLogger("ccelim.service")
 
 
 def utcnow() -> dt.datetime:
@@ -102,17 +119,43 @@ class JobRow(Base):
     )
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
+class HeartbeatRow(Base):
+    """The last successful write probe of a replica."""
+
+    __tablename__ = "heartbeats"
+
+    instance: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+def open_engine(url: str, *, create: bool = True, read_only: bool = False) -> Engine:
     """Opens the database at ``url`` and creates missing tables.
 
     SQLite files get their folder created, WAL journaling (readers never wait for
     the writer) and a busy timeout, so that the server and its worker processes can
-    share one file.
+    share one file. ``read_only`` opens a SQLite file with ``mode=ro`` and creates
+    nothing.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
+        is_file = database and database != ":memory:"
+        if read_only and is_file:
+            if database.startswith("file:"):  # already a URI: open it as given
+                return create_engine(
+                    url,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    pool_size=8,
+                    max_overflow=16,
+                )
+            path = Path(database).resolve()
+            return create_engine(
+                "sqlite://",
+                creator=lambda: _sqlite_read_only(path),
+                pool_size=8,
+                max_overflow=16,
+            )
+        if is_file and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
@@ -139,3 +182,75 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_read_only(path: Path):
+    import sqlite3
+
+    conn = sqlite3.connect(
+        f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def probe_write(engine: Engine, instance: str) -> str | None:
+    """Writes this replica's heartbeat row; None if that worked, else why not (a
+    short reason without SQL). SQLite waits at most half a second for a lock."""
+    from sqlalchemy import update
+
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA busy_timeout=500")
+            try:
+                now = utcnow()
+                done = conn.execute(
+                    update(HeartbeatRow)
+                    .where(HeartbeatRow.instance == instance)
+                    .values(at=now)
+                ).rowcount
+                if not done:
+                    conn.execute(
+                        HeartbeatRow.__table__.insert().values(
+                            instance=instance, at=now
+                        )
+                    )
+            finally:
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+    except SQLAlchemyError as err:
+        return describe_db_error(err)
+    return None
+
+
+def describe_db_error(err: BaseException) -> str:
+    """A database error as one line that names its kind, never its SQL."""
+    original = getattr(err, "orig", None) or err
+    message = str(original).splitlines()[0] if str(original) else ""
+    if "[SQL" in message:
+        message = message[: message.index("[SQL")].strip()
+    return f"{type(original).__name__}: {message[:120]}".rstrip(": ")
+
+
+def open_database(url: str, *, instance: str) -> tuple[Engine, str | None]:
+    """Opens the database for the server: ``(engine, None)`` when it can be
+    written, else ``(read-only engine, why)``.
+
+    Raises:
+      SQLAlchemyError: the database cannot even be read.
+    """
+    try:
+        engine = open_engine(url)
+    except SQLAlchemyError as err:
+        reason = describe_db_error(err)
+    else:
+        reason = probe_write(engine, instance)
+        if reason is None:
+            return engine, None
+        engine.dispose()
+    log.warning("the database cannot be written (%s); serving read-only", reason)
+    engine = open_engine(url, create=False, read_only=True)
+    with engine.connect() as conn:  # it must at least be readable
+        conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+    return engine, reason

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from service.backends import Backend
 from service.cache import Versions
 from service.errors import ApiError
+from service.health import HealthProbe
 from service.intake import PreparedCache
 from service.jobs import JobManager
 from service.kernels import KernelService
@@ -24,6 +25,7 @@ from service.settings import Settings
 T = TypeVar("T")
 
 __all__ = [
+    "Client",
     "ServiceState",
     "State",
     "Writer",
@@ -45,6 +47,7 @@ class ServiceState:
     kernels: KernelService
     jobs: JobManager
     prepared: PreparedCache
+    health: HealthProbe
 
 
 async def read_db(state: ServiceState, fn: Callable[..., T], *args: Any) -> T:
@@ -68,14 +71,20 @@ _bearer = HTTPBearer(
 async def require_writer(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+) -> str | None:
     """Lets a write through when the server has no API keys or the key is one of
-    them (constant-time comparison)."""
+    them (constant-time comparison, every key compared).
+
+    Returns:
+      The client, for per-client admission control: ``"key<i>"`` for the i-th
+      key, None when the server has no keys (one shared, bounded queue).
+    """
     keys = request.app.state.service.settings.api_keys
     if not keys:
-        return
-    given = credentials.credentials if credentials is not None else ""
-    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+        return None
+    given = (credentials.credentials if credentials is not None else "").encode()
+    matches = [hmac.compare_digest(given, key.encode()) for key in keys]
+    if not any(matches):
         raise ApiError(
             401,
             "unauthorized",
@@ -83,7 +92,10 @@ async def require_writer(
             "ask the operator for a key",
             field="Authorization",
         )
+    return f"key{matches.index(True)}"
 
 
 State = Annotated[ServiceState, Depends(get_state)]
 Writer = Depends(require_writer)
+#: The writing client (see :func:`require_writer`), as a handler parameter.
+Client = Annotated[str | None, Depends(require_writer)]

@@ -2,7 +2,15 @@
 
 Client graphs are data only: they are parsed by ``graphs.load`` (JSON values, no
 code), checked for size and validity, and hashed. Every problem becomes an
-:class:`~service.errors.ApiError` with the offending field, never a 500.
+:class:`~service.errors.ApiError` with the offending field, never a 500: text that
+is not valid Unicode (lone surrogates), parameters a kernel could never be built
+with (``"dtype:object"``, unknown enums) and oversized selection indices are
+refused here, before anything is searched or stored.
+
+The record key (:attr:`PreparedGraph.hash`) is the canonical hash when it is
+strong. A weak hash (``g1w-``, the canonical search ran out of work) is no proof of
+identity, so the key of such a graph is the weak hash *and* a digest of its exact
+document: two different graphs can never share a record.
 """
 
 from __future__ import annotations
@@ -15,15 +23,21 @@ import logging
 import threading
 from typing import Any
 
+import numpy as np
+
 import graphs
-from graphs import Graph, GraphError
+from graphs import CanonicalForm, Graph, GraphError
+from graphs import params as graph_params
 from service.errors import ApiError
 
 __all__ = [
+    "MAX_INDEX_ENTRIES",
     "PreparedCache",
     "PreparedGraph",
+    "check_text",
     "document_key",
     "prepare",
+    "record_key",
     "structure_only_reason",
 ]
 
@@ -37,13 +51,28 @@ structure_only_reason = (
 )
 
 
+#: Largest number of selection-index entries (``{"index": [...]}`` partials) in
+#: one graph.
+MAX_INDEX_ENTRIES = 200_000
+
+#: Element types of JAX arrays that are not NumPy dtype names.
+_EXTRA_DTYPES = frozenset(
+    (
+        "bfloat16 float8_e4m3fn float8_e5m2 float8_e4m3b11fnuz float8_e4m3fnuz "
+        "float8_e5m2fnuz int4 uint4"
+    ).split()
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedGraph:
     """A validated request graph.
 
     Attributes:
       graph: the parsed graph, in the caller's vertex ids.
-      hash: ``graphs.canonical_hash(graph)``, the cache key.
+      hash: the record key: the canonical hash when strong, else the weak hash,
+        ``-`` and a digest of ``document`` (see the module docstring).
+      form: the graph's canonical form (hash and canonical labelling).
       document: ``graph.to_json()``, the caller's graph as stored text.
       num_vertices: number of vertices.
       num_intermediates: number of vertices an order eliminates.
@@ -51,6 +80,7 @@ class PreparedGraph:
 
     graph: Graph
     hash: str
+    form: CanonicalForm
     document: str
     num_vertices: int
     num_intermediates: int
@@ -58,6 +88,101 @@ class PreparedGraph:
     @property
     def is_program(self) -> bool:
         return self.graph.is_program
+
+
+def record_key(form: CanonicalForm, document: str) -> str:
+    """The cache key of a graph with this canonical form and stored text."""
+    if not form.is_weak:
+        return form.hash
+    return f"{form.hash}-{hashlib.sha256(document.encode()).hexdigest()[:32]}"
+
+
+def check_text(value: Any, path: str) -> None:
+    """Raises 422 ``invalid_text`` naming the first string (or key) under
+    ``value`` that is not valid Unicode (a lone surrogate such as ``\\ud800``)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            texts = [item]
+        elif isinstance(item, dict):
+            texts = list(item)
+            stack.extend((v, f"{where}.{k}") for k, v in item.items())
+        elif isinstance(item, list):
+            texts = []
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        else:
+            continue
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(
+                    422,
+                    "invalid_text",
+                    f"expected valid Unicode text, got a lone surrogate in "
+                    f"{text.encode('utf-8', 'backslashreplace').decode()[:60]!r}; "
+                    "send UTF-8 text (surrogates only in pairs)",
+                    field=where,
+                ) from None
+
+
+def _check_dtype(name: str, field: str) -> None:
+    try:
+        usable = np.dtype(name).kind in "biufc"
+    except TypeError:
+        usable = False
+    if not usable and name not in _EXTRA_DTYPES:
+        raise ApiError(
+            422,
+            "invalid_graph",
+            f"expected a numeric JAX dtype, got {name!r}; a kernel can only be "
+            "built for bool, integer, floating and complex arrays",
+            field=field,
+        )
+
+
+def _check_param(value: Any, field: str) -> None:
+    if isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            _check_param(item, f"{field}[{i}]")
+    elif isinstance(value, str) and value.startswith("dtype:"):
+        _check_dtype(value[len("dtype:") :], field)
+    elif isinstance(value, str) and value.startswith("enum:"):
+        try:
+            graph_params.decode(value)
+        except (GraphError, KeyError, ValueError) as err:
+            raise ApiError(
+                422,
+                "invalid_graph",
+                f"expected a known lax enum value, got {value!r} ({err}); see the "
+                "params that graphs.trace writes",
+                field=field,
+            ) from None
+
+
+def _check_program(graph: Graph) -> None:
+    """Parameters and dtypes that a kernel can be built with (program graphs)."""
+    for k, v in enumerate(graph.vertices):
+        if v.dtype is not None:
+            _check_dtype(str(v.dtype), f"graph.vertices[{k}].dtype")
+        for name, value in v.params:
+            _check_param(value, f"graph.vertices[{k}].params.{name}")
+
+
+def _count_index_entries(edges: list) -> int:
+    total = 0
+    for edge in edges:
+        if isinstance(edge, list) and len(edge) > 2 and isinstance(edge[2], dict):
+            index = edge[2].get("index")
+            if isinstance(index, list):
+                total += len(index)
+    return total
 
 
 def _too_large(count: int, limit: int, what: str) -> ApiError:
@@ -98,10 +223,22 @@ def prepare(document: Any, *, max_vertices: int) -> PreparedGraph:
             }
             if len(ends) > max_vertices:
                 raise _too_large(len(ends), max_vertices, "named in edges")
+            entries = _count_index_entries(edges)
+            if entries > MAX_INDEX_ENTRIES:
+                raise ApiError(
+                    413,
+                    "graph_too_large",
+                    f"expected at most {MAX_INDEX_ENTRIES} selection-index entries in "
+                    f"all, got {entries}; split the graph",
+                    field="graph.edges",
+                )
+    check_text(document, "graph")
     try:
         graph = graphs.load(document, max_vertices=max_vertices)
+        if graph.is_program:
+            _check_program(graph)
         elim = graphs.build(graph)
-        key = graphs.canonical_hash(graph)
+        form = graphs.canonical_form(graph)
         text = graph.to_json()
     except GraphError as err:
         field = f"graph.{err.path}" if err.path else "graph"
@@ -125,7 +262,8 @@ def prepare(document: Any, *, max_vertices: int) -> PreparedGraph:
         ) from None
     return PreparedGraph(
         graph=graph,
-        hash=key,
+        hash=record_key(form, text),
+        form=form,
         document=text,
         num_vertices=len(graph.vertices),
         num_intermediates=len(elim.intermediates),

@@ -3,8 +3,14 @@
 Every cache miss becomes a job with a row in the ``jobs`` table (so any replica can
 report it). The job runs ``service.worker.search_task`` in the backend; its result
 is stored in the cache (better only) and in the job row. A job whose worker dies,
-or whose search raises, is marked failed and stores nothing. Identical requests that
-arrive while a search for them is in flight share that job.
+whose search raises, or that runs past its limit (:func:`job_limit_s`) is marked
+failed and stores nothing. Requests for the same record key with the same seed and
+at most the same budget that arrive while a search is in flight share that job
+(no graph work on the event loop: the record key already says "same graph").
+
+Admission control (:meth:`JobManager.admit`): a new job beyond the settings'
+bounds on queued jobs, queued search time, or jobs per API key is refused with
+429 and ``Retry-After``; a read-only database refuses every new job with 503.
 """
 
 from __future__ import annotations
@@ -14,23 +20,34 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import Engine, select, update
 
-import graphs
-from service.backends import Backend, WorkerDied
-from service.cache import CachedOrder, SearchOutcome, Versions, lookup, store
-from service.db import JobRow, utcnow
+from search.optimize import OptimizeResult
+from service.backends import Backend, TaskTimedOut, WorkerDied
+from service.cache import (
+    OrderRecord,
+    Provenance,
+    Versions,
+    lookup,
+    map_order,
+    order_response,
+    store,
+)
+from service.db import JobRow, describe_db_error, utcnow
+from service.errors import ApiError, scrub
 from service.intake import PreparedGraph
 from service.kernels import KernelService
 from service.metrics import Metrics
 from service.settings import Settings
 from service.worker import search_task
 
-__all__ = ["JobManager", "JobOutcome", "Submitted", "response_from_cached"]
+__all__ = ["JobManager", "JobOutcome", "Submitted", "job_limit_s"]
 
 log = logging.getLogger("ccelim.service")
 
@@ -56,6 +73,8 @@ class Submitted:
     time_budget_s: float
     seed: int
     include_kernel: bool
+    client: str | None = None
+    submitted_at: float = dataclasses.field(default_factory=time.monotonic)
     # Set once the job's row is written and its task runs (or submission failed).
     started: asyncio.Event = dataclasses.field(
         default_factory=asyncio.Event, compare=False, repr=False
@@ -67,30 +86,20 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def response_from_cached(hit: CachedOrder, *, cached: bool) -> dict[str, Any]:
-    """The OrderResponse fields of a cache record (no kernel yet)."""
-    return {
-        "graph_hash": hit.graph_hash,
-        "order": list(hit.order),
-        "cost": hit.cost,
-        "method": hit.method,
-        "baselines": hit.baselines,
-        "lower_bound": hit.lower_bound,
-        "elapsed_s": hit.elapsed_s,
-        "cached": cached,
-        "record": {
-            "model_checkpoint": hit.model_checkpoint,
-            "time_budget_s": hit.time_budget_s,
-            "seed": hit.seed,
-            "ccelim_version": hit.versions.ccelim,
-            "jax_version": hit.versions.jax,
-            "cost_model_version": hit.versions.cost_model,
-            "created_at": _utc(hit.created_at).isoformat(),
-            "updated_at": _utc(hit.updated_at).isoformat(),
-        },
-        "kernel": None,
-        "kernel_unavailable": None,
-    }
+def job_limit_s(budget: float, grace_s: float) -> float:
+    """How long a job's worker may run: the search's own rule (``optimize``
+    returns within ``budget + max(0.2 s, 10 %)``) plus ``grace_s`` for worker
+    start-up, model loading and kernel export."""
+    return budget + max(0.2, 0.1 * budget) + grace_s
+
+
+def _public_error(err: BaseException) -> str:
+    """An exception as a job error that may be shown to clients (no SQL)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(err, SQLAlchemyError):
+        return f"the result could not be stored ({describe_db_error(err)}); retry"
+    return scrub(f"{type(err).__name__}: {err}")[:300]
 
 
 class JobManager:
@@ -105,7 +114,9 @@ class JobManager:
         backend: Backend,
         kernels: KernelService,
         metrics: Metrics,
+        read_only: str | None = None,
     ):
+        self.read_only = read_only
         self.engine = engine
         self.settings = settings
         self.versions = versions
@@ -113,7 +124,8 @@ class JobManager:
         self.kernels = kernels
         self.metrics = metrics
         self._tasks: dict[str, asyncio.Task[JobOutcome]] = {}
-        self._in_flight: dict[str, Submitted] = {}
+        self._in_flight: dict[str, Submitted] = {}  # by record key
+        self._jobs: dict[str, Submitted] = {}  # by job id, until the job ends
 
     # -- database --------------------------------------------------------------
 
@@ -191,6 +203,52 @@ class JobManager:
 
     # -- running ---------------------------------------------------------------
 
+    def admit(self, budget: float, client: str | None) -> None:
+        """Refuses a new job beyond the admission bounds (see the module docstring).
+
+        Raises:
+          ApiError: 503 ``read_only`` or 429 ``too_many_searches`` (with
+            ``Retry-After``).
+        """
+        if self.read_only:
+            raise ApiError(
+                503,
+                "read_only",
+                "the database cannot be written, so this server answers cached "
+                "orders only and starts no search; retry later or ask the operator "
+                f"({self.read_only})",
+                headers={"Retry-After": "60"},
+            )
+        settings = self.settings
+        jobs = list(self._jobs.values())
+        queued_s = sum(job.time_budget_s for job in jobs)
+        mine = sum(1 for job in jobs if client is not None and job.client == client)
+        why = None
+        if len(jobs) >= settings.max_queued_jobs:
+            why = f"{len(jobs)} searches are queued or running (the limit)"
+        elif queued_s + budget > settings.max_queued_search_s:
+            why = (
+                f"{queued_s:g} s of search are queued or running, and "
+                f"{budget:g} s more would pass the limit of "
+                f"{settings.max_queued_search_s:g} s"
+            )
+        elif client is not None and mine >= settings.max_jobs_per_client:
+            why = f"this API key has {mine} searches queued or running (the limit)"
+        if why is None:
+            return
+        now = time.monotonic()
+        ends = [
+            job.submitted_at + job_limit_s(job.time_budget_s, 0) - now for job in jobs
+        ]
+        retry = max(1, math.ceil(min(ends, default=1.0)))
+        self.metrics.admission_refused.inc()
+        raise ApiError(
+            429,
+            "too_many_searches",
+            f"{why}; retry after {retry} s, or ask for a smaller time_budget_s",
+            headers={"Retry-After": str(retry)},
+        )
+
     async def submit(
         self,
         prepared: PreparedGraph,
@@ -198,28 +256,33 @@ class JobManager:
         time_budget_s: float,
         seed: int,
         include_kernel: bool,
+        client: str | None = None,
     ) -> Submitted:
-        """Starts a search job, or joins one in flight for the same graph (under
-        any vertex ids) with the same seed and at least this budget."""
+        """Starts a search job, or joins one in flight for the same record key
+        with the same seed and at least this budget.
+
+        Raises:
+          ApiError: the job is refused (:meth:`admit`).
+        """
         same = self._in_flight.get(prepared.hash)
         if (
             same is not None
             and same.seed == seed
             and same.time_budget_s >= time_budget_s
-            and (
-                same.prepared.document == prepared.document
-                or graphs.isomorphic(same.prepared.graph, prepared.graph)
-            )
         ):
             await same.started.wait()
             if same.job_id not in self._tasks and self.status(same.job_id) is None:
                 raise RuntimeError("the search job could not be recorded")
             return same
+        self.admit(time_budget_s, client)
         job_id = uuid.uuid4().hex
-        submitted = Submitted(job_id, prepared, time_budget_s, seed, include_kernel)
+        submitted = Submitted(
+            job_id, prepared, time_budget_s, seed, include_kernel, client
+        )
         # Registered before the first await, so that concurrent identical requests
         # join this job instead of starting their own.
         self._in_flight[prepared.hash] = submitted
+        self._jobs[job_id] = submitted
         try:
             await to_thread.run_sync(
                 self._insert, job_id, prepared.hash, time_budget_s, seed
@@ -227,6 +290,7 @@ class JobManager:
         except BaseException:
             if self._in_flight.get(prepared.hash) is submitted:
                 del self._in_flight[prepared.hash]
+            self._jobs.pop(job_id, None)
             submitted.started.set()
             raise
         self.metrics.jobs_running.inc()
@@ -255,12 +319,12 @@ class JobManager:
                 response |= {"kernel": None, "kernel_unavailable": None}
             return response
         if not same_graph:
-            mapping = await to_thread.run_sync(
-                graphs.isomorphism, submitted.prepared.graph, prepared.graph
+            order = await to_thread.run_sync(
+                map_order, response["order"], submitted.prepared, prepared
             )
-            if mapping is None:  # joined only when isomorphic; cannot happen
+            if order is None:  # joined only under one record key; cannot happen
                 raise RuntimeError("joined a search of a different graph")
-            response["order"] = [mapping.get(v, v) for v in response["order"]]
+            response["order"] = list(order)
         kernel = {"kernel": None, "kernel_unavailable": None}
         if include_kernel:
             kernel = await self.kernels.kernel_for(prepared, response["order"])
@@ -268,6 +332,7 @@ class JobManager:
 
     def _forget(self, job_id: str, graph_hash: str) -> None:
         self._tasks.pop(job_id, None)
+        self._jobs.pop(job_id, None)
         entry = self._in_flight.get(graph_hash)
         if entry is not None and entry.job_id == job_id:
             del self._in_flight[graph_hash]
@@ -299,7 +364,7 @@ class JobManager:
             raise
         except Exception as err:  # a failed store, a lost database
             log.exception("job %s failed", job_id)
-            outcome = JobOutcome(error=f"{type(err).__name__}: {err}")
+            outcome = JobOutcome(error=_public_error(err))
         label = "done" if outcome.response is not None else "failed"
         self.metrics.searches_finished.labels(label).inc()
         try:
@@ -311,6 +376,7 @@ class JobManager:
     async def _search(
         self, job_id: str, prepared, budget: float, seed: int, include_kernel: bool
     ) -> JobOutcome:
+        limit = job_limit_s(budget, self.settings.sync_grace_s)
         try:
             reply = await self.backend.run(
                 search_task,
@@ -321,45 +387,46 @@ class JobManager:
                 database_url=self.settings.database_url,
                 job_id=job_id,
                 model_path=self.settings.model_path,
+                timeout_s=limit,
             )
         except WorkerDied as err:
             return JobOutcome(error=str(err))
+        except TaskTimedOut:
+            return JobOutcome(
+                error=f"the search ran past its limit of {limit:.1f} s (budget "
+                f"{budget:g} s + max(0.2 s, 10 %) + {self.settings.sync_grace_s:g} s "
+                "start-up) and was stopped; retry, or report it if it persists"
+            )
         if not reply["ok"]:
             error = reply["error"]
             return JobOutcome(
-                error=f"{error['type']}: {error['message']}",
+                error=scrub(f"{error['type']}: {error['message']}"),
                 error_path=error.get("path"),
                 error_type=error["type"],
             )
         result = reply["result"]
-        found = SearchOutcome(
+        found = OptimizeResult(
             order=tuple(result["order"]),
             cost=result["cost"],
             method=result["method"],
             baselines=result["baselines"],
             lower_bound=result["lower_bound"],
             elapsed_s=result["elapsed_s"],
+            history=(),
+        )
+        provenance = Provenance(
             time_budget_s=budget,
             seed=seed,
             model_checkpoint=result.get("model_checkpoint"),
+            versions=self.versions,
         )
-        await to_thread.run_sync(
-            lambda: store(self.engine, prepared, found, versions=self.versions)
-        )
+        await to_thread.run_sync(store, self.engine, prepared, found, provenance)
         best = await to_thread.run_sync(
             lambda: lookup(self.engine, prepared, cost_model=self.versions.cost_model)
         )
-        if best is None:  # a hash collision: answer, but nothing was cached
-            response = {
-                "graph_hash": prepared.hash,
-                **{k: result[k] for k in ("order", "cost", "method", "baselines")},
-                "lower_bound": result["lower_bound"],
-                "elapsed_s": result["elapsed_s"],
-                "cached": False,
-                "record": None,
-            }
-        else:
-            response = response_from_cached(best, cached=best.cost < found.cost)
+        if best is None:  # not stored: the record under this key is not this graph
+            best = OrderRecord(prepared.hash, found, provenance)
+        response = order_response(best, cached=best.result.cost < found.cost)
         kernel = {"kernel": None, "kernel_unavailable": None}
         if include_kernel:
             if response["order"] == result["order"] and "kernel" in result:

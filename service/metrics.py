@@ -32,6 +32,8 @@ class Metrics:
     cache_misses: Counter
     jobs_running: Gauge
     searches_finished: Counter
+    kernel_exports: Counter
+    admission_refused: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -70,6 +72,16 @@ class Metrics:
                 "ccelim_searches_finished_total",
                 "Searches finished, by outcome (done or failed).",
                 ["outcome"],
+                registry=registry,
+            ),
+            kernel_exports=Counter(
+                "ccelim_kernel_exports_total",
+                "Kernels exported for cached orders (remembered ones not counted).",
+                registry=registry,
+            ),
+            admission_refused=Counter(
+                "ccelim_admission_refused_total",
+                "New searches refused by admission control (429).",
                 registry=registry,
             ),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 __all__ = [
     "GraphResponse",
@@ -27,10 +27,14 @@ _EXAMPLE_GRAPH = {
 
 
 class OrderRequest(BaseModel):
-    """Find (or fetch) the best elimination order of a graph."""
+    """Find (or fetch) the best elimination order of a graph.
+
+    Types are strict: ``"time_budget_s": "5"`` or ``"include_kernel": "yes"`` is a
+    422, not a guess."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"graph": _EXAMPLE_GRAPH, "time_budget_s": 1}]},
     )
 
@@ -44,11 +48,11 @@ class OrderRequest(BaseModel):
         "(server default when absent). Budgets up "
         "to the synchronous limit answer 200; larger ones answer 202 with a job.",
     )
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="Search seed.")
-    include_kernel: bool = Field(
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="Search seed.")
+    include_kernel: StrictBool = Field(
         True, description="Include the exported Jacobian kernel (program graphs)."
     )
-    refresh: bool = Field(
+    refresh: StrictBool = Field(
         False,
         description="Search even when the cache has an order; a better result "
         "replaces the cached one.",
@@ -80,7 +84,15 @@ class RecordInfo(BaseModel):
 class OrderResponse(BaseModel):
     """The best order known for a graph, in the caller's own vertex ids."""
 
-    graph_hash: str
+    graph_hash: str = Field(
+        description="The record key: the graph's canonical hash (``g1-…``, the "
+        "same under any vertex names). A graph whose canonical form could not be "
+        "found within the work bound gets a weak hash, which is no proof of "
+        "identity: its key is ``g1w-<weak hash>-<digest of the exact document>``, "
+        "so two different graphs never share a record, and a record is served to "
+        "another document only when a bounded isomorphism check maps one graph "
+        "onto the other."
+    )
     order: list[str]
     cost: int
     method: str
@@ -134,8 +146,13 @@ class GraphResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    """``degraded`` when the database cannot be written (read-only file, locked,
+    full disk): cached orders are still served, searches are refused."""
+
+    status: Literal["ok", "degraded"]
     version: str
     backend: str
     database: str
-    cached_graphs: int
+    database_writable: bool
+    detail: str | None = None
+    cached_graphs: int | None

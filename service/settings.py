@@ -18,8 +18,22 @@ CCELIM_MAX_VERTICES        largest graph (vertices)                     ``5000``
 CCELIM_MODEL_PATH          network file for the tree search             shipped
 CCELIM_SEARCH_WORKERS      search processes (process-pool backend)      cores - 1
 CCELIM_INSTANCE            this replica's name (jobs it owns)           hostname
-CCELIM_SYNC_GRACE_S        extra wait of a 200 answer before a 202      ``30``
+CCELIM_SYNC_GRACE_S        extra wait of a 200 answer before a 202;     ``30``
+                           also the start-up allowance of a job
+CCELIM_MAX_QUEUED_JOBS     searches queued or running at once (429      ``16``
+                           with ``Retry-After`` past it)
+CCELIM_MAX_QUEUED_SEARCH_S total budget of the searches queued or       ``1200``
+                           running (429 past it)
+CCELIM_MAX_JOBS_PER_CLIENT searches one API key may have queued or      ``4``
+                           running (only with CCELIM_API_KEYS)
 =========================  ===========================================  =========
+
+Admission control: a request that would start a search beyond any of the three
+bounds is answered 429 with a ``Retry-After`` header (seconds until the earliest
+running search ends); requests answered from the cache, and requests that join an
+identical search in flight, are never refused. A job whose worker runs past
+``budget + max(0.2 s, 10 % of budget) + CCELIM_SYNC_GRACE_S`` is stopped and
+failed (the search's own budget rule plus start-up and kernel export).
 """
 
 from __future__ import annotations
@@ -57,7 +71,11 @@ class Settings:
       search_workers: size of the local search process pool.
       instance: name of this replica; a restart fails the jobs it left unfinished.
       sync_grace_s: extra seconds a synchronous request waits beyond its budget
-        (worker start-up, kernel export) before it turns into a job.
+        (worker start-up, kernel export) before it turns into a job; also what a
+        job may run past its budget's own limit before it is stopped.
+      max_queued_jobs: searches queued or running at once in this process.
+      max_queued_search_s: sum of the budgets of those searches.
+      max_jobs_per_client: searches one API key may have queued or running.
     """
 
     database_url: str = "sqlite:///data/ccelim.db"
@@ -72,12 +90,20 @@ class Settings:
     search_workers: int = 1
     instance: str = "local"
     sync_grace_s: float = 30.0
+    max_queued_jobs: int = 16
+    max_queued_search_s: float = 1200.0
+    max_jobs_per_client: int = 4
 
     def __post_init__(self):
         if not 0 < self.default_budget_s <= self.max_budget_s:
             raise SettingsError(
                 f"expected 0 < CCELIM_DEFAULT_BUDGET_S <= CCELIM_MAX_BUDGET_S, got "
                 f"{self.default_budget_s} and {self.max_budget_s}"
+            )
+        if self.max_queued_jobs < 1 or self.max_jobs_per_client < 1:
+            raise SettingsError(
+                "expected CCELIM_MAX_QUEUED_JOBS >= 1 and CCELIM_MAX_JOBS_PER_CLIENT "
+                f">= 1, got {self.max_queued_jobs} and {self.max_jobs_per_client}"
             )
         if self.search_workers < 1:
             raise SettingsError(
@@ -114,6 +140,15 @@ class Settings:
             ),
             instance=env.get("CCELIM_INSTANCE") or socket.gethostname(),
             sync_grace_s=_number(env, "CCELIM_SYNC_GRACE_S", cls.sync_grace_s),
+            max_queued_jobs=int(
+                _number(env, "CCELIM_MAX_QUEUED_JOBS", cls.max_queued_jobs)
+            ),
+            max_queued_search_s=_number(
+                env, "CCELIM_MAX_QUEUED_SEARCH_S", cls.max_queued_search_s
+            ),
+            max_jobs_per_client=int(
+                _number(env, "CCELIM_MAX_JOBS_PER_CLIENT", cls.max_jobs_per_client)
+            ),
         )
 
 

@@ -95,12 +95,17 @@ class _Progress:
         self.last_write = 0.0
 
     def start(self) -> None:
-        with _engine(self.database_url).begin() as conn:
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == self.job_id, JobRow.state == "queued")
-                .values(state="running", started_at=utcnow(), worker_pid=os.getpid())
-            )
+        try:
+            with _engine(self.database_url).begin() as conn:
+                conn.execute(
+                    update(JobRow)
+                    .where(JobRow.id == self.job_id, JobRow.state == "queued")
+                    .values(
+                        state="running", started_at=utcnow(), worker_pid=os.getpid()
+                    )
+                )
+        except Exception as err:  # progress is best effort; the search goes on
+            log.warning("could not mark the job running: %s", type(err).__name__)
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         cost = _find_cost(args, kwargs)
@@ -143,11 +148,15 @@ def _baseline_costs(baselines: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _failure(err: BaseException) -> dict[str, Any]:
+    message = getattr(err, "message", None) or str(err)
+    for marker in ("[SQL:", "[parameters:", "(Background on this error"):
+        if marker in message:  # a database error: its SQL is not for clients
+            message = message[: message.index(marker)].rstrip()
     return {
         "ok": False,
         "error": {
             "type": type(err).__name__,
-            "message": getattr(err, "message", None) or str(err),
+            "message": message[:500],
             "path": getattr(err, "path", None),
         },
     }

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import json
-
-from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.cache import cached_order, fetch, get_record, needs_translation, resolve
-from service.deps import State, Writer, read_db
+from service.cache import get_record, order_response, record_from_row
+from service.deps import Client, State, read_db
 from service.errors import ApiError, ErrorBody
-from service.intake import document_key, prepare
-from service.jobs import JobOutcome, response_from_cached
-from service.limits import check_budget
+from service.orders import find_or_search
 from service.schemas import JobAccepted, OrderRequest, OrderResponse
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -24,19 +18,16 @@ _ERRORS = {
     401: {"model": ErrorBody, "description": "Missing or wrong API key."},
     413: {"model": ErrorBody, "description": "Body or graph too large."},
     422: {"model": ErrorBody, "description": "Invalid field (named in `field`)."},
-    503: {"model": ErrorBody, "description": "The search failed; retry."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many searches queued (admission control); retry after "
+        "the `Retry-After` header's seconds.",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "The search failed, or the database is read-only; retry.",
+    },
 }
-
-
-def _search_error(outcome: JobOutcome) -> ApiError:
-    if outcome.error_type == "GraphError":
-        field = f"graph.{outcome.error_path}" if outcome.error_path else "graph"
-        return ApiError(422, "invalid_graph", outcome.error or "", field=field)
-    return ApiError(
-        503,
-        "search_failed",
-        f"the search failed: {outcome.error}; retry, or report it if it persists",
-    )
 
 
 @router.post(
@@ -44,60 +35,23 @@ def _search_error(outcome: JobOutcome) -> ApiError:
     response_model=OrderResponse,
     responses={202: {"model": JobAccepted, "description": "Long search: poll."}}
     | _ERRORS,
-    dependencies=[Writer],
     summary="Best elimination order of a graph",
 )
-async def create_order(body: OrderRequest, state: State):
+async def create_order(body: OrderRequest, state: State, client: Client):
     """Answers from the cache when it knows the graph (under any vertex names);
     otherwise searches: 200 with the result when the budget is at most the
-    synchronous limit, else 202 with a job to poll at ``Location``."""
-    settings = state.settings
-    budget = check_budget(body.time_budget_s, settings)
-    key = document_key(body.graph)
-    prepared = state.prepared.get(key)
-    if prepared is None:
-        prepared = await to_thread.run_sync(
-            functools.partial(prepare, body.graph, max_vertices=settings.max_vertices)
+    synchronous limit, else 202 with a job to poll at ``Location``.
+
+    Records are keyed by ``graph_hash`` (see OrderResponse): a graph with a weak
+    hash is never served another graph's record on the hash alone."""
+    answer = await find_or_search(state, body, client=client)
+    if answer.job is not None:
+        return JSONResponse(
+            answer.job.model_dump(),
+            status_code=202,
+            headers={"Location": answer.job.location},
         )
-        state.prepared.put(key, prepared)
-    if not body.refresh:
-        found = await read_db(state, fetch, state.engine, prepared.hash)
-        cost_model = state.versions.cost_model
-        if found is not None and needs_translation(found, prepared):
-            hit = await to_thread.run_sync(
-                functools.partial(resolve, found, prepared, cost_model=cost_model)
-            )
-        else:
-            hit = resolve(found, prepared, cost_model=cost_model)
-        if hit is not None:
-            state.metrics.cache_hits.inc()
-            response = response_from_cached(hit, cached=True)
-            if body.include_kernel:
-                response |= await state.kernels.kernel_for(prepared, hit.order)
-            return response
-    state.metrics.cache_misses.inc()
-    submitted = await state.jobs.submit(
-        prepared,
-        time_budget_s=budget,
-        seed=body.seed,
-        include_kernel=body.include_kernel,
-    )
-    job_id = submitted.job_id
-    if budget <= settings.sync_budget_s:
-        outcome = await state.jobs.wait(job_id, budget + settings.sync_grace_s)
-        if outcome is not None:
-            if outcome.response is None:
-                raise _search_error(outcome)
-            return await state.jobs.response_for(
-                submitted, outcome, prepared, include_kernel=body.include_kernel
-            )
-    location = f"/v1/jobs/{job_id}"
-    accepted = JobAccepted(
-        job_id=job_id, state="queued", graph_hash=prepared.hash, location=location
-    )
-    return JSONResponse(
-        accepted.model_dump(), status_code=202, headers={"Location": location}
-    )
+    return answer.response
 
 
 @router.get(
@@ -109,7 +63,11 @@ async def create_order(body: OrderRequest, state: State):
 async def get_order(
     graph_hash: str,
     state: State,
-    include_kernel: bool = Query(False, description="Also export the kernel."),
+    include_kernel: bool = Query(
+        False,
+        description="Also the kernel (built once, then remembered; structure-only "
+        "graphs have none).",
+    ),
 ):
     """The cached best order, in the vertex ids of the graph as first stored
     (``GET /v1/graphs/{graph_hash}``); POST your graph to get it in your ids."""
@@ -132,15 +90,10 @@ async def get_order(
             f"{state.versions.cost_model!r}; POST the graph to search again",
             field="graph_hash",
         )
-    hit = cached_order(graph_hash, record)
-    response = response_from_cached(hit, cached=True)
+    hit = record_from_row(graph_hash, record)
+    response = order_response(hit, cached=True)
     if include_kernel:
-        prepared = await to_thread.run_sync(
-            functools.partial(
-                prepare,
-                json.loads(found.document),
-                max_vertices=state.settings.max_vertices,
-            )
+        response |= await state.kernels.kernel_of(
+            found.document, hit.result.order, is_program=found.is_program
         )
-        response |= await state.kernels.kernel_for(prepared, hit.order)
     return response

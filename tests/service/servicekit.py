@@ -165,3 +165,22 @@ def random_dag(n: int, *, seed: int = 0, prefix: str = "d") -> dict:
         "outputs": names[-3:],
         "edges": edges,
     }
+
+
+def cycle_pair(n: int, halves: bool, prefix: str = "") -> dict:
+    """The weak-hash collision pair of issue 15: inputs x, outputs y, edges
+    x->a_i, b_i->y, a_i->b_i and a_next(i)->b_i for i < n, where next is one
+    n-cycle (``halves`` False) or two n/2-cycles. Colour refinement cannot tell
+    the two apart, and the canonical search runs out of work on both."""
+    h = n // 2 if halves else n
+    a = [f"{prefix}a{i}" for i in range(n)]
+    b = [f"{prefix}b{i}" for i in range(n)]
+    edges = [["x", v] for v in a] + [[v, "y"] for v in b]
+    for i in range(n):
+        edges += [[a[i], b[i]], [a[(i + 1) % h + h * (i // h)], b[i]]]
+    return {
+        "format": "ccelim.graph/1",
+        "inputs": ["x"],
+        "outputs": ["y"],
+        "edges": edges,
+    }

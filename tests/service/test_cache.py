@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
 
+from search import OptimizeResult
 from service.cache import (
-    SearchOutcome,
+    Provenance,
     Versions,
     get_record,
     list_records,
     lookup,
-    store,
 )
+from service.cache import store as store_result
 from service.db import GraphRow, OrderRow, open_engine
 from service.intake import prepare
 from tests.service.servicekit import MINIMAL, chain_graph, renamed
@@ -30,17 +32,23 @@ def engine(tmp_path):
     engine.dispose()
 
 
-def _outcome(order, cost, method="test") -> SearchOutcome:
-    return SearchOutcome(
+def _outcome(order, cost, method="test") -> OptimizeResult:
+    return OptimizeResult(
         order=tuple(order),
         cost=cost,
         method=method,
         baselines={"forward": 40, "reverse": 30},
         lower_bound=None,
         elapsed_s=0.1,
-        time_budget_s=1.0,
-        seed=0,
+        history=(),
     )
+
+
+def store(engine, prepared, result, *, versions) -> bool:
+    provenance = Provenance(
+        time_budget_s=1.0, seed=0, model_checkpoint=None, versions=versions
+    )
+    return store_result(engine, prepared, result, provenance)
 
 
 def test_a_better_order_replaces_a_worse_one_never_the_reverse(engine):
@@ -49,11 +57,11 @@ def test_a_better_order_replaces_a_worse_one_never_the_reverse(engine):
     assert store(engine, prepared, _outcome(order, 20, "first"), versions=V1)
     assert not store(engine, prepared, _outcome(order, 25, "worse"), versions=V1)
     assert not store(engine, prepared, _outcome(order, 20, "tie"), versions=V1)
-    assert lookup(engine, prepared, cost_model="1").method == "first"
+    assert lookup(engine, prepared, cost_model="1").result.method == "first"
     assert store(engine, prepared, _outcome(order, 12, "better"), versions=V1)
     hit = lookup(engine, prepared, cost_model="1")
-    assert (hit.cost, hit.method) == (12, "better")
-    assert hit.created_at <= hit.updated_at
+    assert (hit.result.cost, hit.result.method) == (12, "better")
+    assert hit.provenance.created_at <= hit.provenance.updated_at
 
 
 def test_concurrent_writers_keep_the_minimum(engine):
@@ -67,7 +75,7 @@ def test_concurrent_writers_keep_the_minimum(engine):
                 costs,
             )
         )
-    assert lookup(engine, prepared, cost_model="1").cost == 17
+    assert lookup(engine, prepared, cost_model="1").result.cost == 17
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OrderRow)).scalar() == 1
 
@@ -80,11 +88,11 @@ def test_hit_is_served_in_the_callers_vertex_names(engine):
     other = prepare(renamed(document, lambda v: v.upper() + "_"), max_vertices=100)
     assert other.hash == first.hash and other.document != first.document
     hit = lookup(engine, other, cost_model="1")
-    assert hit.order == tuple(v.upper() + "_" for v in order)
+    assert hit.result.order == tuple(v.upper() + "_" for v in order)
     # A better order found under the other names is stored in the stored names.
     better = [v.upper() + "_" for v in reversed(order)]
     assert store(engine, other, _outcome(better, 7), versions=V1)
-    assert lookup(engine, first, cost_model="1").order == tuple(reversed(order))
+    assert lookup(engine, first, cost_model="1").result.order == tuple(reversed(order))
 
 
 def test_records_of_another_cost_model_are_ignored_and_replaced(engine):
@@ -93,13 +101,13 @@ def test_records_of_another_cost_model_are_ignored_and_replaced(engine):
     store(engine, prepared, _outcome(["v"], 1), versions=old)
     assert lookup(engine, prepared, cost_model="1") is None
     assert store(engine, prepared, _outcome(["v"], 2), versions=V1)
-    assert lookup(engine, prepared, cost_model="1").versions == V1
+    assert lookup(engine, prepared, cost_model="1").provenance.versions == V1
 
 
 def test_a_failed_write_leaves_no_half_record(engine):
     prepared = prepare(MINIMAL, max_vertices=100)
     broken = _outcome(["v"], 2)
-    broken = SearchOutcome(**{**broken.__dict__, "baselines": {"forward": object()}})
+    broken = dataclasses.replace(broken, baselines={"forward": object()})
     with pytest.raises(TypeError):
         store(engine, prepared, broken, versions=V1)
     with engine.connect() as conn:
@@ -128,5 +136,5 @@ def test_the_cache_survives_reopening(tmp_path):
     store(first, prepared, _outcome(["v"], 2), versions=V1)
     first.dispose()
     second = open_engine(url)
-    assert lookup(second, prepared, cost_model="1").cost == 2
+    assert lookup(second, prepared, cost_model="1").result.cost == 2
     second.dispose()
