@@ -18,7 +18,7 @@ from graphs import algebra
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, NODE, PARAMETER, Edge, Graph, Literal
-from graphs.primitives import RULES, SUPPORTED, operand_types
+from graphs.primitives import SUPPORTED, is_known_op, operand_types, rule_for
 from graphs.structure import Partial
 
 SINK_SUFFIX = "#out"
@@ -80,8 +80,8 @@ def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
     for vertex in graph.vertices:
         if vertex.op in (INPUT, PARAMETER):
             continue
-        rule = RULES.get(vertex.op)
-        if rule is None:
+        rule = rule_for(vertex.op)
+        if not is_known_op(vertex.op):
             raise GraphError(
                 f"unknown op {vertex.op!r}; supported ops: {', '.join(SUPPORTED)}",
                 path=f"vertices[{vertex.id}].op",

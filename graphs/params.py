@@ -1,7 +1,9 @@
 """Primitive parameters as JSON-able, hashable values, and back.
 
 Tuples stand for JSON lists (so a Vertex stays hashable); dtypes become
-``"dtype:<name>"`` strings; a few lax enums become ``"enum:<Class>.<NAME>"``.
+``"dtype:<name>"`` strings; lax enums become ``"enum:<Class>.<NAME>"``; lax's
+named tuples (``ConvDimensionNumbers``, ``GatherDimensionNumbers``) become lists
+whose first element is ``"lax:<Class>"``.
 Anything else is refused: a graph document never carries code or pickles.
 """
 
@@ -16,13 +18,32 @@ from graphs.errors import GraphError
 
 _DTYPE = "dtype:"
 _ENUM = "enum:"
+_LAX = "lax:"
+
+
+def _lax_modules() -> tuple:
+    from jax import lax
+    from jax.lax import linalg
+
+    return (lax, linalg)
 
 
 def _enum_classes() -> dict[str, type[enum.Enum]]:
-    from jax import lax
+    classes = {}
+    for module in _lax_modules():
+        for name in dir(module):
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, enum.Enum):
+                classes.setdefault(name, cls)
+    return classes
 
-    classes = {"Precision": lax.Precision, "RoundingMethod": lax.RoundingMethod}
-    return {name: cls for name, cls in classes.items() if isinstance(cls, type)}
+
+def _lax_class(name: str) -> type | None:
+    for module in _lax_modules():
+        cls = getattr(module, name, None)
+        if isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return cls
+    return None
 
 
 def encode(value: Any, *, where: str = "param") -> Any:
@@ -39,6 +60,10 @@ def encode(value: Any, *, where: str = "param") -> Any:
         return int(value)
     if isinstance(value, float | np.floating):
         return float(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        name = type(value).__name__
+        if _lax_class(name) is type(value):
+            return (_LAX + name,) + tuple(encode(v, where=where) for v in value)
     if isinstance(value, tuple | list):
         return tuple(encode(v, where=where) for v in value)
     if hasattr(value, "dtype") and type(value).__name__ in ("dtype",):
@@ -66,6 +91,11 @@ def decode(value: Any) -> Any:
             return cls[member]
         return value
     if isinstance(value, tuple | list):
+        if value and isinstance(value[0], str) and value[0].startswith(_LAX):
+            cls = _lax_class(value[0][len(_LAX) :])
+            if cls is None:
+                raise GraphError(f"unknown lax parameter type {value[0]!r}")
+            return cls(*(decode(v) for v in value[1:]))
         return tuple(decode(v) for v in value)
     return value
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from graphs.generic import EXPORTED, generic_partials, primitive_table
 from graphs.ir import Literal, Vertex
 from graphs.structure import IndexMap, Partial, Structure, elementwise, identity
 
@@ -51,10 +52,14 @@ def operand_types(
 
 
 def is_float(dtype: str | None) -> bool:
-    return dtype is not None and (dtype.startswith("float") or dtype.startswith("bfloat"))
+    return dtype is not None and (
+        dtype.startswith("float") or dtype.startswith("bfloat")
+    )
 
 
-def _differentiable(dtypes: Sequence[str | None], shapes: Sequence[Shape | None], i: int):
+def _differentiable(
+    dtypes: Sequence[str | None], shapes: Sequence[Shape | None], i: int
+):
     return shapes[i] is not None and is_float(dtypes[i])
 
 
@@ -119,7 +124,11 @@ def _dot_general(vertex, shapes, dtypes):
         for k, ax in enumerate(other_free):
             core[ax] = out_free[1 - i][k]
         result[i] = Structure(
-            vertex.shape, tuple(shape), tuple(range(n_out)), tuple(in_labels), tuple(core)
+            vertex.shape,
+            tuple(shape),
+            tuple(range(n_out)),
+            tuple(in_labels),
+            tuple(core),
         )
     return result
 
@@ -163,7 +172,9 @@ def _pairing(vertex, in_shape, out_axis_of_in: Sequence[int | None]) -> Structur
         else:
             in_labels.append(free)
             free += 1
-    return Structure(vertex.shape, tuple(in_shape), tuple(out_labels), tuple(in_labels), None)
+    return Structure(
+        vertex.shape, tuple(in_shape), tuple(out_labels), tuple(in_labels), None
+    )
 
 
 def _broadcast_in_dim(vertex, shapes, dtypes):
@@ -207,7 +218,9 @@ def _reshape(vertex, shapes, dtypes):
             where[a] = b
         return [_pairing(vertex, in_shape, where)] + [None] * (len(shapes) - 1)
     n = math.prod(in_shape)
-    return [IndexMap(vertex.shape, in_shape, tuple(range(n)))] + [None] * (len(shapes) - 1)
+    return [IndexMap(vertex.shape, in_shape, tuple(range(n)))] + [None] * (
+        len(shapes) - 1
+    )
 
 
 def _slice(vertex, shapes, dtypes):
@@ -220,7 +233,11 @@ def _slice(vertex, shapes, dtypes):
         np.arange(s, s + st * n, st)
         for s, st, n in zip(p["start_indices"], strides, vertex.shape)
     ]
-    index = np.ravel_multi_index(np.meshgrid(*grids, indexing="ij"), in_shape) if in_shape else np.zeros(1, int)
+    index = (
+        np.ravel_multi_index(np.meshgrid(*grids, indexing="ij"), in_shape)
+        if in_shape
+        else np.zeros(1, int)
+    )
     return [IndexMap(vertex.shape, in_shape, tuple(int(i) for i in np.ravel(index)))]
 
 
@@ -240,7 +257,9 @@ def _concatenate(vertex, shapes, dtypes):
             coords[dim] = np.clip(coords[dim], 0, max(width - 1, 0))
             flat = np.ravel_multi_index(tuple(coords), shape)
             index = np.where(inside, flat, -1)
-            result.append(IndexMap(vertex.shape, tuple(shape), tuple(int(j) for j in index)))
+            result.append(
+                IndexMap(vertex.shape, tuple(shape), tuple(int(j) for j in index))
+            )
         else:
             result.append(None)
         offset += width
@@ -250,7 +269,9 @@ def _concatenate(vertex, shapes, dtypes):
 def _stack(vertex, shapes, dtypes):
     """``stack`` (jnp.stack): operand i fills index i of a new axis (a selection)."""
     axis = vertex.param_dict["axis"]
-    out_idx = np.indices(vertex.shape).reshape(len(vertex.shape), math.prod(vertex.shape))
+    out_idx = np.indices(vertex.shape).reshape(
+        len(vertex.shape), math.prod(vertex.shape)
+    )
     result: list[Partial | None] = []
     for i, shape in enumerate(shapes):
         if _differentiable(dtypes, shapes, i) and is_float(vertex.dtype):
@@ -261,7 +282,9 @@ def _stack(vertex, shapes, dtypes):
             else:
                 flat = np.zeros(out_idx.shape[1], int)
             index = np.where(inside, flat, -1)
-            result.append(IndexMap(vertex.shape, tuple(shape), tuple(int(j) for j in index)))
+            result.append(
+                IndexMap(vertex.shape, tuple(shape), tuple(int(j) for j in index))
+            )
         else:
             result.append(None)
     return result
@@ -295,7 +318,14 @@ def _pad(vertex, shapes, dtypes):
         valid &= ok
         src[ax] = np.clip(rel // step, 0, in_shape[ax] - 1)
     flat = np.ravel_multi_index(tuple(src), in_shape)
-    return [IndexMap(vertex.shape, in_shape, tuple(int(j) if v else -1 for j, v in zip(flat, valid))), None]
+    return [
+        IndexMap(
+            vertex.shape,
+            in_shape,
+            tuple(int(j) if v else -1 for j, v in zip(flat, valid)),
+        ),
+        None,
+    ]
 
 
 ELEMENTWISE_UNARY = (
@@ -303,11 +333,16 @@ ELEMENTWISE_UNARY = (
     "log1p expm1 sqrt rsqrt cbrt logistic abs integer_pow square erf erfc erf_inv "
     "lgamma digamma tan real imag"
 ).split()
-ELEMENTWISE_BINARY = "add sub mul div pow max min atan2 rem add_any".split()
+ELEMENTWISE_BINARY = (
+    "add sub mul div pow max min atan2 rem add_any igamma igammac "
+    "random_gamma_grad polygamma zeta bessel_i0e bessel_i1e"
+).split()
 ZERO_DERIVATIVE = (
     "sign floor ceil round is_finite eq ne lt le gt ge and or not xor stop_gradient "
     "iota argmax argmin shift_left shift_right_logical shift_right_arithmetic "
-    "population_count clz nextafter random_bits random_seed random_wrap random_unwrap"
+    "population_count clz nextafter random_bits random_seed random_wrap random_unwrap "
+    "reduce_and reduce_or reduce_xor rng_bit_generator threefry2x32 "
+    "lu_pivots_to_permutation"
 ).split()
 
 
@@ -318,7 +353,13 @@ def _table() -> dict[str, PrimitiveRule]:
     table["select_n"] = PrimitiveRule("elementwise", _select)
     for name in ZERO_DERIVATIVE:
         table[name] = PrimitiveRule("zero", _zero)
-    for name in ("copy", "copy_p", "convert_element_type", "reduce_precision", "optimization_barrier"):
+    for name in (
+        "copy",
+        "copy_p",
+        "convert_element_type",
+        "reduce_precision",
+        "optimization_barrier",
+    ):
         table[name] = PrimitiveRule("copy", _copy)
     table["dot_general"] = PrimitiveRule("dot_general", _dot_general)
     table["reduce_sum"] = PrimitiveRule("reduce_sum", _reduce_sum)
@@ -338,9 +379,20 @@ def _table() -> dict[str, PrimitiveRule]:
 
 RULES: dict[str, PrimitiveRule] = _table()
 
-# Index maps' rows live beside their tracing code (graphs.index_rules imports the
-# names above, so it comes last).
-from graphs import index_rules as _index_rules  # noqa: E402
-
-RULES.update(_index_rules.RULES)
 SUPPORTED: tuple[str, ...] = tuple(sorted(RULES))
+
+#: The rule of every op not in :data:`RULES`: JAX's own linearisation at kernel
+#: time, dense over the active axes (``graphs.generic``).
+GENERIC = PrimitiveRule("generic", generic_partials)
+
+
+def rule_for(op: str) -> PrimitiveRule:
+    """The structure rule of an op: its own row in :data:`RULES`, else :data:`GENERIC`."""
+    return RULES.get(op, GENERIC)
+
+
+def is_known_op(op: str) -> bool:
+    """Whether a program vertex may have this op: a rule, a JAX primitive, or a module."""
+    if op in RULES or op == EXPORTED:
+        return True
+    return op in primitive_table()

@@ -18,8 +18,8 @@ from graphs.ir import INPUT, PARAMETER, Graph, Vertex
 from graphs.primitives import (
     ELEMENTWISE_BINARY,
     ELEMENTWISE_UNARY,
-    RULES,
     operand_types,
+    rule_for,
 )
 
 _SAME_SHAPE_OPS = frozenset(
@@ -76,7 +76,7 @@ def check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
                     )
         try:
             _check_op_shapes(v, literal_shapes)
-            partials = RULES[v.op].structure_fn(v, shapes, dtypes)
+            partials = rule_for(v.op).structure_fn(v, shapes, dtypes)
             if len(partials) != len(shapes):
                 raise ValueError(f"expected {len(shapes)} partials")
             for shape, partial in zip(shapes, partials, strict=False):

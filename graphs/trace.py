@@ -3,8 +3,10 @@
 Nested ``jit``/``pjit``, ``closed_call``, ``remat``, ``custom_jvp_call`` and
 ``custom_vjp_call`` are inlined (their primal bodies: what the function computes is
 what gets differentiated, so ``relu``, ``softplus``, ``norm`` and ``softmax`` keep
-their real derivatives). ``split`` becomes one ``slice`` per piece. Every other
-primitive must have a structure rule in ``graphs.primitives``.
+their real derivatives); ``custom_linear_solve`` becomes its ``solve`` function.
+``split`` becomes one ``slice`` per piece. A primitive with a structure rule in
+``graphs.primitives`` becomes that vertex; every other one a generic vertex
+(``graphs.generic``, added by ``graphs.trace_generic``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import numpy as np
 from graphs import params as _params
 from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Operand, Vertex
-from graphs.control_flow import EXPANDERS
-from graphs.index_rules import fold_constant
-from graphs.primitives import RULES, SUPPORTED
+from graphs.primitives import RULES
+from graphs.trace_generic import add_generic
 
 #: Call-like primitives whose body is inlined, with the parameter holding the body.
 _INLINE = {
@@ -37,18 +38,32 @@ _INLINE = {
 }
 
 
-def _source_line(eqn: Any) -> str:
+def _source_line(eqn: Any, fallback: str = "") -> str:
+    """``file:line (function)`` of the user's code that made ``eqn``.
+
+    JAX's own user-frame logic (frames outside JAX's source); an equation inside a
+    library function's cached jaxpr (``jnp.linalg.solve``) may have none, and then
+    the caller's line (``fallback``, the enclosing equation's) names it.
+    """
     try:
         from jax._src import source_info_util
 
-        return source_info_util.summarize(eqn.source_info)
+        frame = source_info_util.user_frame(eqn.source_info.traceback)
     except Exception:  # noqa: BLE001 - best effort, only for the message
-        return "<unknown source line>"
+        frame = None
+    if frame is None:
+        return fallback or "<unknown source line>"
+    return f"{frame.file_name}:{frame.start_line} ({frame.function_name})"
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _literal(value: Any, aval: Any) -> Literal:
+    # Nested tuples, not lists: a Literal (and so a Graph) must stay hashable.
     array = np.asarray(value)
-    return Literal(array.tolist(), tuple(array.shape), str(array.dtype))
+    return Literal(_tuples(array.tolist()), tuple(array.shape), str(array.dtype))
 
 
 class _Builder:
@@ -61,7 +76,9 @@ class _Builder:
         self.count += 1
         return vid
 
-    def add(self, op: str, operands: Sequence[Operand], params: dict, aval: Any, where: str) -> str:
+    def add(
+        self, op: str, operands: Sequence[Operand], params: dict, aval: Any, where: str
+    ) -> str:
         vid = self.new_id()
         self.vertices.append(
             Vertex(
@@ -75,12 +92,20 @@ class _Builder:
         )
         return vid
 
-    def run(self, jaxpr: Any, consts: Sequence[Any], args: Sequence[Operand]) -> list[Operand]:
+    def run(
+        self,
+        jaxpr: Any,
+        consts: Sequence[Any],
+        args: Sequence[Operand],
+        where: str = "",
+    ) -> list[Operand]:
         from jax.extend.core import Literal as JaxLiteral
 
         env: dict[Any, Operand] = {}
         for var, value in zip(jaxpr.constvars, consts):
-            env[var] = value if isinstance(value, str | Literal) else _literal(value, var.aval)
+            env[var] = (
+                value if isinstance(value, str | Literal) else _literal(value, var.aval)
+            )
         for var, value in zip(jaxpr.invars, args):
             env[var] = value
 
@@ -92,35 +117,70 @@ class _Builder:
         for eqn in jaxpr.eqns:
             name = eqn.primitive.name
             operands = [read(a) for a in eqn.invars]
+            line = _source_line(eqn, where)
             if name in _INLINE:
                 body = eqn.params[_INLINE[name]]
-                inner, inner_consts = (body.jaxpr, body.consts) if hasattr(body, "jaxpr") else (body, ())
-                n_consts = eqn.params.get("num_consts", 0) if name == "custom_vjp_call_jaxpr" else 0
-                del n_consts
-                outs = self.run(inner, inner_consts, operands)
+                inner, inner_consts = (
+                    (body.jaxpr, body.consts) if hasattr(body, "jaxpr") else (body, ())
+                )
+                outs = self.run(inner, inner_consts, operands, line)
+            elif name == "custom_linear_solve":
+                outs = self._linear_solve(eqn, operands, line)
             elif name == "split":
                 outs = self._split(eqn, operands)
-            elif (folded := fold_constant(eqn, operands)) is not None:
-                outs = folded
-            elif name in EXPANDERS:
-                outs = EXPANDERS[name](self, eqn, operands)
+            elif name not in RULES:
+                outs = add_generic(self, eqn, operands, line)
             else:
-                if name not in RULES:
-                    raise GraphError(
-                        f"unsupported primitive {name!r} at {_source_line(eqn)}; "
-                        f"supported primitives: {', '.join(SUPPORTED)} (plus inlined "
-                        f"{', '.join(sorted(_INLINE))} and split)"
-                    )
                 if len(eqn.outvars) != 1:
                     raise GraphError(
-                        f"primitive {name!r} at {_source_line(eqn)} has "
+                        f"primitive {name!r} at {line} has "
                         f"{len(eqn.outvars)} results; only single-result primitives "
                         "are supported"
                     )
-                outs = [self.add(name, operands, dict(eqn.params), eqn.outvars[0].aval, _source_line(eqn))]
+                outs = [
+                    self.add(
+                        name, operands, dict(eqn.params), eqn.outvars[0].aval, line
+                    )
+                ]
             for var, out in zip(eqn.outvars, outs):
                 env[var] = out
         return [read(v) for v in jaxpr.outvars]
+
+    def _linear_solve(
+        self, eqn: Any, operands: list[Operand], where: str
+    ) -> list[Operand]:
+        """``lax.custom_linear_solve`` (``jnp.linalg.solve``) by its own functions.
+
+        Its ``solve`` function sees the matrix only through ``stop_gradient`` (JAX
+        differentiates the solve implicitly through ``matvec``), so the graph holds
+        the same implicit form: ``x = x0 - solve(matvec(sg(x0)) - sg(matvec(sg(x0))))``
+        with ``x0 = solve(b)``. The correction is zero in value; its derivative is
+        ``-A⁻¹ (dA) x0``, and ``dx/db = A⁻¹`` comes from ``x0``.
+        """
+        lengths = list(eqn.params["const_lengths"])
+        jaxprs = eqn.params["jaxprs"]
+        bounds = np.cumsum([0] + lengths)
+        matvec_consts = operands[bounds[0] : bounds[1]]
+        solve_consts = operands[bounds[2] : bounds[3]]
+        rhs = operands[bounds[4] :]
+        avals = [v.aval for v in eqn.outvars]
+
+        def call(body, args):
+            return self.run(body.jaxpr, body.consts, list(args), where)
+
+        def each(op, *columns):
+            return [
+                self.add(op, list(ops), {}, aval, where)
+                for *ops, aval in zip(*columns, avals)
+            ]
+
+        x0 = call(jaxprs.solve, solve_consts + rhs)
+        if not any(isinstance(c, str) for c in matvec_consts):
+            return x0  # a constant matrix: only b is differentiated
+        fixed = each("stop_gradient", x0)
+        product = call(jaxprs.matvec, matvec_consts + fixed)
+        zero = each("sub", product, each("stop_gradient", product))
+        return each("sub", x0, call(jaxprs.solve, solve_consts + zero))
 
     def _split(self, eqn: Any, operands: list[Operand]) -> list[Operand]:
         axis = int(eqn.params["axis"])
@@ -133,8 +193,14 @@ class _Builder:
             limits = [int(d) for d in shape]
             starts[axis] = start
             limits[axis] = start + width
-            params = {"start_indices": tuple(starts), "limit_indices": tuple(limits), "strides": None}
-            outs.append(self.add("slice", operands, params, var.aval, _source_line(eqn)))
+            params = {
+                "start_indices": tuple(starts),
+                "limit_indices": tuple(limits),
+                "strides": None,
+            }
+            outs.append(
+                self.add("slice", operands, params, var.aval, _source_line(eqn))
+            )
             start += width
         return outs
 
@@ -199,7 +265,12 @@ def trace(
                 n_par += 1
             aval = var.aval
             builder.vertices.append(
-                Vertex(vid, op, shape=tuple(int(d) for d in aval.shape), dtype=str(np.dtype(aval.dtype)))
+                Vertex(
+                    vid,
+                    op,
+                    shape=tuple(int(d) for d in aval.shape),
+                    dtype=str(np.dtype(aval.dtype)),
+                )
             )
             ids.append(vid)
             operands.append(vid)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from graphs import structure as st
 from graphs.errors import GraphError
 from graphs.ir import INPUT, NODE, PARAMETER, Graph, Literal
-from graphs.primitives import RULES, SUPPORTED
+from graphs.primitives import SUPPORTED, is_known_op
 from graphs.shapecheck import check_program_shapes
 from graphs.structure import IndexMap, Structure
 from graphs.toposort import find_cycle
@@ -192,9 +192,10 @@ def _check_operands(graph: Graph, index: dict[str, int]) -> None:
                     path=f"vertices[{k}].operands",
                 )
             continue
-        if v.op not in RULES:
+        if not is_known_op(v.op):
             raise GraphError(
-                f"unknown op {v.op!r}; supported ops: input, parameter, "
+                f"unknown op {v.op!r}; supported ops: input, parameter, any JAX "
+                "primitive (a generic vertex), or these structured ones: "
                 + ", ".join(SUPPORTED),
                 path=f"vertices[{k}].op",
             )

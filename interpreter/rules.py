@@ -17,37 +17,19 @@ import jax
 import jax.numpy as jnp
 
 from graphs import algebra
+from graphs import linearize as _linearize
 from graphs import params as _params
 from graphs import structure as st
-from graphs.errors import GraphError
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Vertex
-from graphs.primitives import RULES, operand_types
-from interpreter.index_rules import EVALUATORS, runtime_index
+from graphs.primitives import GENERIC, operand_types, rule_for
 
 #: ``core_fn(primitive, params, operand_values, index) -> core`` for one operand.
 CoreFn = Callable[[Any, dict, Sequence[jax.Array], int], jax.Array]
 
 
-@functools.cache
-def primitive_table() -> dict[str, Any]:
-    """Primitive name -> ``jax.extend.core.Primitive`` (and ``jax.lax``'s, e.g. ``stack``)."""
-    import jax.extend.core.primitives as prims
-    from jax import lax
-
-    table = {}
-    for module in (prims, lax):
-        for attr in dir(module):
-            obj = getattr(module, attr)
-            if attr.endswith("_p") and hasattr(obj, "bind") and hasattr(obj, "name"):
-                table.setdefault(obj.name, obj)
-    return table
-
-
 def primitive(name: str) -> Any:
-    try:
-        return primitive_table()[name]
-    except KeyError:
-        raise GraphError(f"no JAX primitive named {name!r} to evaluate") from None
+    """The JAX primitive called ``name`` (``graphs.generic.primitive_table``)."""
+    return _linearize.primitive(name)
 
 
 def _bind(prim: Any, params: dict, operands: Sequence[jax.Array]) -> jax.Array:
@@ -75,6 +57,10 @@ def _dot_general_core(prim, params, operands, i):
     return operands[1 - i]
 
 
+def _generic_core(vertex, partials, prim, params, operands, i):
+    return _linearize.generic_core(vertex, operands, i, partials[i])
+
+
 CORE_FNS: dict[str, CoreFn | None] = {
     "elementwise": _elementwise_core,
     "reduce_chooser": _chooser_core,
@@ -84,8 +70,8 @@ CORE_FNS: dict[str, CoreFn | None] = {
     "index": None,
     "copy": None,
     "zero": None,
-    # Index maps: no values; a RuntimeMap's index comes from runtime_index.
-    "selection": None,
+    # Generic vertices: computed from the vertex itself (see vertex_partials).
+    "generic": None,
 }
 
 
@@ -120,9 +106,8 @@ def evaluate(
             values[vertex.id] = leaves[vertex.id]
             continue
         operands = [operand_value(o, values) for o in vertex.operands]
-        if vertex.op in EVALUATORS:
-            params = _params.decode_all(vertex.params)
-            values[vertex.id] = EVALUATORS[vertex.op](params, operands)
+        if rule_for(vertex.op) is GENERIC:
+            values[vertex.id] = _linearize.vertex_fn(vertex)(*operands)
             continue
         values[vertex.id] = _bind(
             primitive(vertex.op), _params.decode_all(vertex.params), operands
@@ -134,22 +119,24 @@ def vertex_partials(
     vertex: Vertex, values: dict[str, jax.Array], shapes_of: dict[str, Vertex]
 ) -> dict[str, tuple[st.Partial, Any]]:
     """``{operand id: (partial, core)}`` of one vertex; repeated operands added."""
-    rule = RULES[vertex.op]
+    rule = rule_for(vertex.op)
     shapes, dtypes = operand_types(vertex, shapes_of)
     partials = rule.structure_fn(vertex, shapes, dtypes)
     core_fn = CORE_FNS[rule.kind]
     operands = [operand_value(o, values) for o in vertex.operands]
-    params = _params.decode_all(vertex.params)
-    prim = primitive(vertex.op) if core_fn is not None else None
+    if rule is GENERIC:
+        core_fn = functools.partial(_generic_core, vertex, partials)
+        prim = params = None
+    else:
+        params = _params.decode_all(vertex.params)
+        prim = primitive(vertex.op) if core_fn is not None else None
     dtype = jnp.result_type(vertex.dtype)
     merged: dict[str, tuple[st.Partial, Any]] = {}
     for i, (operand, partial) in enumerate(zip(vertex.operands, partials)):
         if partial is None or isinstance(operand, Literal):
             continue
         core = None
-        if isinstance(partial, st.RuntimeMap):
-            core = runtime_index(vertex.op, params, operands, i)
-        elif partial.has_values:
+        if partial.has_values:
             core = core_fn(prim, params, operands, i)
             core = jnp.reshape(core, partial.core_shape)
         if operand in merged:

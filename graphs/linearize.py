@@ -1,0 +1,216 @@
+"""JAX's own linearisation of a generic vertex (see ``graphs.generic``).
+
+:func:`vertex_fn` evaluates a generic vertex (binding its primitive, or calling its
+exported module); :func:`jvp_core` computes the value core of one partial by JVPs
+with basis tangents over the partial's active input axes (ones along its paired
+axes, so a batched ``cholesky`` costs one JVP per matrix entry, not per array
+entry); :func:`generic_core` picks between the two forms. :func:`export_module`
+writes the :data:`~graphs.generic.EXPORTED` form of a primitive whose parameters
+hold code. jax is imported here and nowhere else in the generic rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from graphs import params as _params
+from graphs.errors import GraphError
+from graphs.generic import (
+    EXPORTED,
+    MODULE,
+    RESERVED,
+    active_in_axes,
+    primitive_table,
+    result_index,
+)
+from graphs.ir import Vertex
+from graphs.structure import Structure
+
+
+def primitive(name: str) -> Any:
+    """The JAX primitive called ``name``."""
+    try:
+        return primitive_table()[name]
+    except KeyError:
+        raise GraphError(
+            f"no JAX primitive named {name!r} to evaluate; a graph from another JAX "
+            "version may name primitives this one lacks: re-trace the function"
+        ) from None
+
+
+def bind_fn(prim: Any, params: dict, result: int = 0) -> Callable[..., jax.Array]:
+    """``operands -> result`` of one primitive application."""
+
+    def fn(*operands):
+        out = prim.bind(*operands, **params)
+        return out[result] if prim.multiple_results else out
+
+    return fn
+
+
+def vertex_fn(vertex: Vertex) -> Callable[..., jax.Array]:
+    """``operands -> value`` of a generic vertex (either form)."""
+    if vertex.op == EXPORTED:
+        module, k = vertex.param_dict[MODULE], result_index(vertex)
+        return lambda *operands: call_module(module, operands)[0][k]
+    params = {
+        k: v for k, v in _params.decode_all(vertex.params).items() if k not in RESERVED
+    }
+    return bind_fn(primitive(vertex.op), params, result_index(vertex))
+
+
+def jvp_core(
+    fn: Callable[..., jax.Array],
+    operands: Sequence[jax.Array],
+    i: int,
+    partial: Structure,
+) -> jax.Array:
+    """The core of ``d fn / d operands[i]`` laid out as ``partial`` declares it.
+
+    One JVP per element of the active input axes (vmapped), with a tangent that is
+    a basis vector there and ones along the paired axes: since the partial is zero
+    off the pairs' diagonals, the JVP gives exactly the diagonal values.
+
+    Returns:
+      An array of shape ``partial.out_shape + active input shape``.
+    """
+    x = jnp.asarray(operands[i])
+    active = active_in_axes(partial)
+    in_shape = tuple(x.shape)
+    active_shape = tuple(in_shape[a] for a in active)
+    n = math.prod(active_shape)
+    expand = tuple(in_shape[a] if a in active else 1 for a in range(len(in_shape)))
+
+    def f(y):
+        ops = list(operands)
+        ops[i] = y
+        return fn(*ops)
+
+    def one(e):
+        t = jnp.broadcast_to(jnp.reshape(e, expand), in_shape)
+        return jax.jvp(f, (x,), (t,))[1]
+
+    basis = jnp.reshape(jnp.eye(n, dtype=x.dtype), (n,) + active_shape)
+    outs = jax.vmap(one)(basis)  # [n, *out_shape]
+    core = jnp.moveaxis(outs, 0, -1)
+    return jnp.reshape(core, tuple(partial.out_shape) + active_shape)
+
+
+def generic_core(
+    vertex: Vertex, operands: Sequence[jax.Array], i: int, partial: Structure
+) -> jax.Array:
+    """The core of a generic vertex's partial w.r.t. operand ``i``."""
+    if vertex.op == EXPORTED:
+        return call_module(vertex.param_dict[MODULE], operands)[1][
+            result_index(vertex)
+        ][i]
+    return jvp_core(vertex_fn(vertex), operands, i, partial)
+
+
+# --------------------------------------------------------------- the exported form
+
+
+def export_module(
+    prim: Any,
+    params: dict,
+    operand_avals: Sequence[Any],
+    partials: Sequence[Sequence[Structure | None]],
+) -> str:
+    """A base64 ``jax.export`` module: ``operands -> (results, cores)``.
+
+    Args:
+      prim: the primitive; ``params``: its parameters (jaxprs allowed).
+      operand_avals: shapes and dtypes of its operands.
+      partials: per result, per operand, the partial whose core to compute
+        (``None``: none).
+
+    Returns:
+      The serialized module, exported under ``jax.vmap`` with a symbolic leading
+      batch axis ``b`` (so one module serves every batch size), or unbatched where
+      the primitive does not export with a symbolic shape.
+    """
+
+    def module_fn(*operands):
+        outs = prim.bind(*operands, **params)
+        outs = tuple(outs) if prim.multiple_results else (outs,)
+        cores = tuple(
+            tuple(
+                None
+                if p is None
+                else jvp_core(bind_fn(prim, params, k), operands, i, p)
+                for i, p in enumerate(per_operand)
+            )
+            for k, per_operand in enumerate(partials)
+        )
+        return outs, cores
+
+    (b,) = jax.export.symbolic_shape("b")
+    try:
+        specs = [
+            jax.ShapeDtypeStruct((b,) + tuple(a.shape), a.dtype) for a in operand_avals
+        ]
+        exported = jax.export.export(jax.jit(jax.vmap(module_fn)))(*specs)
+        batched = True
+    except Exception:  # noqa: BLE001 - not shape-polymorphic: one example at a time
+        specs = [jax.ShapeDtypeStruct(tuple(a.shape), a.dtype) for a in operand_avals]
+        exported = jax.export.export(jax.jit(module_fn))(*specs)
+        batched = False
+    tag = b"B" if batched else b"U"
+    return (tag + base64.b64encode(bytes(exported.serialize()))).decode("ascii")
+
+
+@functools.lru_cache(maxsize=256)
+def _deserialize(module: str) -> tuple[Any, bool]:
+    try:
+        data = base64.b64decode(module[1:], validate=True)
+        exported = jax.export.deserialize(bytearray(data))
+    except Exception as err:  # noqa: BLE001 - a bad document, not a crash
+        raise GraphError(
+            f"the {MODULE!r} param is not a base64 jax.export module ({err}); "
+            "write it with graphs.trace"
+        ) from None
+    return exported, module[:1] == "B"
+
+
+@functools.lru_cache(maxsize=256)
+def _batched_call(module: str) -> Callable[..., Any]:
+    exported, _ = _deserialize(module)
+
+    @jax.custom_batching.custom_vmap
+    def call(*xs):  # every x has the leading batch axis the module was exported with
+        return exported.call(*xs)
+
+    @call.def_vmap
+    def _rule(axis_size, in_batched, *xs):
+        # An outer vmap: merge its axis into the module's batch axis and split after.
+        inner = xs[0].shape[1] if in_batched[0] else None
+        merged = []
+        for x, batched in zip(xs, in_batched):
+            if not batched:
+                x = jnp.broadcast_to(x, (axis_size,) + x.shape)
+            inner = x.shape[1]
+            merged.append(jnp.reshape(x, (axis_size * inner,) + x.shape[2:]))
+        out = call(*merged)
+        split = jax.tree_util.tree_map(
+            lambda o: jnp.reshape(o, (axis_size, inner) + o.shape[1:]), out
+        )
+        return split, jax.tree_util.tree_map(lambda _: True, out)
+
+    return call
+
+
+def call_module(module: str, operands: Sequence[jax.Array]) -> Any:
+    """``(results, cores)`` of an exported module at one example (vmap-able)."""
+    exported, batched = _deserialize(module)
+    operands = [jnp.asarray(o) for o in operands]
+    if not batched:
+        return exported.call(*operands)
+    out = _batched_call(module)(*(o[None] for o in operands))
+    return jax.tree_util.tree_map(lambda o: o[0], out)
