@@ -379,6 +379,11 @@ def _table() -> dict[str, PrimitiveRule]:
 
 RULES: dict[str, PrimitiveRule] = _table()
 
+# Index maps' rows live beside their tracing code (graphs.index_rules imports the
+# names above, so it comes last).
+from graphs import index_rules as _index_rules  # noqa: E402
+
+RULES.update(_index_rules.RULES)
 SUPPORTED: tuple[str, ...] = tuple(sorted(RULES))
 
 #: The rule of every op not in :data:`RULES`: JAX's own linearisation at kernel

@@ -18,7 +18,9 @@ import jax
 import numpy as np
 
 from graphs import params as _params
+from graphs.control_flow import EXPANDERS
 from graphs.errors import GraphError
+from graphs.index_rules import fold_constant
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Operand, Vertex
 from graphs.primitives import RULES
 from graphs.trace_generic import add_generic
@@ -128,6 +130,10 @@ class _Builder:
                 outs = self._linear_solve(eqn, operands, line)
             elif name == "split":
                 outs = self._split(eqn, operands)
+            elif (folded := fold_constant(eqn, operands)) is not None:
+                outs = folded
+            elif name in EXPANDERS:
+                outs = EXPANDERS[name](self, eqn, operands)
             elif name not in RULES:
                 outs = add_generic(self, eqn, operands, line)
             else:

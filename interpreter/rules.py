@@ -22,6 +22,7 @@ from graphs import params as _params
 from graphs import structure as st
 from graphs.ir import INPUT, PARAMETER, Graph, Literal, Vertex
 from graphs.primitives import GENERIC, operand_types, rule_for
+from interpreter.index_rules import EVALUATORS, runtime_index
 
 #: ``core_fn(primitive, params, operand_values, index) -> core`` for one operand.
 CoreFn = Callable[[Any, dict, Sequence[jax.Array], int], jax.Array]
@@ -70,6 +71,8 @@ CORE_FNS: dict[str, CoreFn | None] = {
     "index": None,
     "copy": None,
     "zero": None,
+    # Index maps: no values; a RuntimeMap's index comes from runtime_index.
+    "selection": None,
     # Generic vertices: computed from the vertex itself (see vertex_partials).
     "generic": None,
 }
@@ -106,6 +109,10 @@ def evaluate(
             values[vertex.id] = leaves[vertex.id]
             continue
         operands = [operand_value(o, values) for o in vertex.operands]
+        if vertex.op in EVALUATORS:
+            params = _params.decode_all(vertex.params)
+            values[vertex.id] = EVALUATORS[vertex.op](params, operands)
+            continue
         if rule_for(vertex.op) is GENERIC:
             values[vertex.id] = _linearize.vertex_fn(vertex)(*operands)
             continue
@@ -136,7 +143,9 @@ def vertex_partials(
         if partial is None or isinstance(operand, Literal):
             continue
         core = None
-        if partial.has_values:
+        if isinstance(partial, st.RuntimeMap):
+            core = runtime_index(vertex.op, params, operands, i)
+        elif partial.has_values:
             core = core_fn(prim, params, operands, i)
             core = jnp.reshape(core, partial.core_shape)
         if operand in merged:
