@@ -36,6 +36,7 @@ class ElimGraph:
         vertex, its split sink, or an input), keyed by output id.
       intermediates: positions that an order eliminates, in program order.
       edges: ``(dst, src) -> partial`` for every edge.
+      split: vectors read or written one element at a time, as their elements.
     """
 
     ids: tuple[str, ...]
@@ -46,6 +47,9 @@ class ElimGraph:
     edges: dict[tuple[int, int], Partial]
     pred: dict[int, frozenset[int]] = dataclasses.field(default_factory=dict)
     succ: dict[int, frozenset[int]] = dataclasses.field(default_factory=dict)
+    #: id of a vertex split into its elements (``graphs.elements``) -> positions of
+    #: its elements, row-major, ``-1`` for an element that is never read or written.
+    split: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not self.pred and self.edges:
@@ -164,13 +168,17 @@ def build(graph: Graph) -> ElimGraph:
         for vid in ids[: len(index)]
         if vid not in input_ids and index[vid] not in sinks
     )
-    return ElimGraph(
-        ids=tuple(ids),
-        shapes=tuple(shapes),
-        inputs=tuple(index[x] for x in graph.inputs if x in live),
-        outputs=outputs,
-        intermediates=intermediates,
-        edges=edge_map,
+    from graphs.elements import split_elements
+
+    return split_elements(
+        ElimGraph(
+            ids=tuple(ids),
+            shapes=tuple(shapes),
+            inputs=tuple(index[x] for x in graph.inputs if x in live),
+            outputs=outputs,
+            intermediates=intermediates,
+            edges=edge_map,
+        )
     )
 
 

@@ -132,6 +132,37 @@ def _eliminated(
     return accumulate(plan.elim, values, plan.order, dtype=plan.dtype)
 
 
+def _split_block(plan: Plan, g: ElimGraph, cores: EdgeValues, spec: Any) -> jax.Array:
+    """The dense block of an output or input split into elements (``g.split``).
+
+    One stack of the element blocks (copies only, no products): on XLA a single
+    concatenation into the block's buffer, the layout jacfwd produces.
+    """
+    in_shape = plan.graph.vertex(spec.in_vertex).shape
+    out_shape = spec.shape[: len(spec.shape) - len(in_shape)]
+    outs, ins = g.split.get(spec.out_vertex), g.split.get(spec.in_vertex)
+    piece_out = () if outs is not None else out_shape
+    piece_in = () if ins is not None else in_shape
+    outs = outs or (g.outputs.get(spec.out_vertex, -1),)
+    ins = ins or (plan.position.get(spec.in_vertex, -1),)
+
+    def element(o: int, i: int) -> jax.Array:
+        if o >= 0 and i >= 0 and (o == i or (o, i) in g.edges):
+            return dense_block(g, cores, o, i, dtype=spec.dtype)
+        return jnp.zeros(piece_out + piece_in, dtype=spec.dtype)
+
+    stacked = jnp.stack([element(o, i) for o in outs for i in ins])
+    stacked = jnp.reshape(stacked, (len(outs), len(ins)) + piece_out + piece_in)
+    n_po = len(piece_out)
+    po_axes = list(range(2, 2 + n_po))
+    pi_axes = list(range(2 + n_po, 2 + n_po + len(piece_in)))
+    perm = (po_axes if piece_out or len(outs) == 1 else [0]) + (
+        pi_axes if piece_in or len(ins) == 1 else [1]
+    )
+    perm += [a for a in range(stacked.ndim) if a not in perm]
+    return jnp.reshape(jnp.transpose(stacked, perm), spec.shape)
+
+
 def accumulate_blocks(plan: Plan, cores: Sequence[jax.Array | None]) -> list[jax.Array]:
     """Stage 2: eliminate the order, then assemble every dense block of ``plan.blocks``."""
     g, values = _eliminated(plan, cores)
@@ -140,6 +171,10 @@ def accumulate_blocks(plan: Plan, cores: Sequence[jax.Array | None]) -> list[jax
     blocks = []
     for spec in plan.blocks:
         key = (spec.out_vertex, spec.in_vertex)
+        if key not in done and (
+            spec.out_vertex in g.split or spec.in_vertex in g.split
+        ):
+            done[key] = _split_block(plan, g, values, spec)
         if key not in done:
             out_pos = g.outputs.get(spec.out_vertex)
             in_pos = position.get(spec.in_vertex)
@@ -160,6 +195,14 @@ def accumulate_structured(
     result: dict[tuple[str, str], Block] = {}
     for spec in plan.blocks:
         key = (spec.out_vertex, spec.in_vertex)
+        if key not in result and (
+            spec.out_vertex in g.split or spec.in_vertex in g.split
+        ):
+            # Elements of a split vertex: one dense block (values at every entry).
+            shape = plan.graph.vertex(spec.in_vertex).shape
+            partial = st.dense(spec.shape[: len(spec.shape) - len(shape)], shape)
+            result[key] = Block(partial, _split_block(plan, g, values, spec))
+            continue
         out_pos = g.outputs.get(spec.out_vertex)
         in_pos = position.get(spec.in_vertex)
         if key in result or out_pos is None or in_pos is None:
