@@ -1,4 +1,5 @@
-"""Read-only HTML pages: the cached graphs, and one graph with its order drawn.
+"""Read-only HTML pages: the cached graphs with their orders drawn, one graph's page,
+and each order's picture as an SVG image (``/graphs/{hash}.svg``).
 
 Server-rendered strings (no template engine, no build step); every value from the
 database is escaped.
@@ -11,12 +12,12 @@ from html import escape
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 import graphs
 from service.cache import GraphSummary, get_record, list_records
 from service.deps import State
-from service.svg import order_svg
+from service.svg import MAX_DRAWN_VERTICES, message_svg, order_svg
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,6 +26,8 @@ body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse}td,th{padding:.3rem .7rem;border-bottom:1px solid #ddd;
 text-align:right}td:first-child,th:first-child,td.l{text-align:left}
 code{font-size:.85em}.good{color:#15803d}.svg{overflow:auto;border:1px solid #eee}
+img.thumb{width:160px;max-height:120px;object-fit:contain;object-position:top;
+border:1px solid #eee;background:#fff}
 """
 
 
@@ -53,8 +56,15 @@ def _row(item: GraphSummary) -> str:
         baseline = f"{best[1]} <small>({escape(best[0])})</small>"
         gain = f"{100 * (best[1] - item.cost) / best[1]:.1f}%" if best[1] else "–"
     link = f"/graphs/{escape(item.graph_hash)}"
+    picture = (
+        f"<a href='{link}'><img class='thumb' loading='lazy' src='{link}.svg' "
+        f"alt='order of {escape(item.graph_hash[:16])}'></a>"
+        if item.num_vertices <= MAX_DRAWN_VERTICES
+        else f"<small>{item.num_vertices} vertices</small>"
+    )
     return (
-        f"<tr><td class='l'><a href='{link}'><code>{escape(item.graph_hash[:16])}"
+        f"<tr><td class='l'>{picture}</td>"
+        f"<td class='l'><a href='{link}'><code>{escape(item.graph_hash[:16])}"
         f"</code></a></td><td class='l'>{escape(item.name or '')}</td>"
         f"<td>{item.num_vertices}</td><td>{item.num_intermediates}</td>"
         f"<td><b>{item.cost}</b></td><td>{baseline}</td><td class='good'>{gain}</td>"
@@ -69,7 +79,7 @@ async def index(state: State, offset: int = Query(0, ge=0, le=10**9)):
         lambda: list_records(state.engine, limit=100, offset=offset)
     )
     rows = "".join(_row(item) for item in items) or (
-        "<tr><td class='l' colspan='9'>No graphs cached yet: POST one to "
+        "<tr><td class='l' colspan='10'>No graphs cached yet: POST one to "
         "<code>/v1/orders</code>.</td></tr>"
     )
     more = (
@@ -80,11 +90,29 @@ async def index(state: State, offset: int = Query(0, ge=0, le=10**9)):
     body = (
         "<h1>ccelim: cached elimination orders</h1>"
         "<p>Cost = scalar multiplications of the Jacobian accumulation; lower is "
-        "better.</p><table><tr><th>graph</th><th>name</th><th>vertices</th>"
+        "better; each picture is the graph with its order (numbers are elimination "
+        "steps; squares are inputs, double circles outputs).</p><table><tr>"
+        "<th>order</th><th>graph</th><th>name</th><th>vertices</th>"
         "<th>intermediates</th><th>cost</th><th>best baseline</th><th>saved</th>"
         f"<th>method</th><th>updated (UTC)</th></tr>{rows}</table>{more}"
     )
     return _page("ccelim cache", body)
+
+
+@router.get("/graphs/{graph_hash}.svg")
+async def graph_picture(graph_hash: str, state: State) -> Response:
+    """The graph with its order drawn (``image/svg+xml``), for ``<img>`` tags."""
+    found = await to_thread.run_sync(get_record, state.engine, graph_hash)
+    if found is None or found.record is None:
+        picture = message_svg(f"no cached order for {graph_hash[:40]}")
+        return Response(picture, status_code=404, media_type="image/svg+xml")
+    if found.num_vertices > MAX_DRAWN_VERTICES:
+        picture = message_svg(f"{found.num_vertices} vertices: too many to draw")
+    else:
+        order = json.loads(found.record["order_json"])
+        graph = await to_thread.run_sync(graphs.load, found.document)
+        picture = await to_thread.run_sync(order_svg, graph, order)
+    return Response(picture, media_type="image/svg+xml")
 
 
 @router.get("/graphs/{graph_hash}", response_class=HTMLResponse)
