@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -31,6 +32,27 @@ def _load_graph(target: str):
         raise typer.BadParameter(
             f"{err}; or give a ccelim.graph/1 .json file", param_hint="TASK|FILE"
         ) from None
+
+
+class LiveLine:
+    """The live line of ``ccelim optimize``: rich re-renders it at every refresh,
+    so its clock keeps running between improvements (a fixed string stopped it
+    at the last one).
+
+    Args:
+      label: what is being searched.
+      clock_fn: seconds since some start, e.g. ``time.perf_counter``.
+    """
+
+    def __init__(self, label: str, clock_fn: Callable[[], float]):
+        self.label = label
+        self.status = "pricing baselines…"
+        self._clock_fn = clock_fn
+        self._start = clock_fn()
+
+    def __rich__(self) -> str:
+        elapsed = self._clock_fn() - self._start
+        return f"[bold]{self.label}[/] {elapsed:5.1f}s  {self.status}"
 
 
 @app.command("optimize")
@@ -74,19 +96,11 @@ def optimize_command(
             )
     graph = _load_graph(target)
     console = Console(width=120)
-    status = {"text": "pricing baselines…"}
-    start = time.perf_counter()
-
-    def line() -> str:
-        return (
-            f"[bold]{target}[/] {time.perf_counter() - start:5.1f}s  {status['text']}"
-        )
-
-    with Live(line(), console=console, refresh_per_second=4, transient=True) as live:
+    line = LiveLine(target, time.perf_counter)
+    with Live(line, console=console, refresh_per_second=4, transient=True):
 
         def progress(elapsed: float, cost: int, method: str) -> None:
-            status["text"] = f"best {cost} ({method}, at {elapsed:.1f}s)"
-            live.update(line())
+            line.status = f"best {cost} ({method}, at {elapsed:.1f}s)"
 
         result = optimize(
             graph,
