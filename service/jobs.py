@@ -195,7 +195,7 @@ class JobManager:
             "time_budget_s": row.time_budget_s,
             "best_cost": row.best_cost,
             "elapsed_s": elapsed,
-            "error": row.error,
+            "error": scrub(row.error) if row.error else None,
             "result": json.loads(row.result_json) if row.result_json else None,
             "created_at": _utc(row.created_at),
             "finished_at": _utc(row.finished_at) if row.finished_at else None,
