@@ -19,9 +19,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CCELIM_DATA_DIR=/data
 
-RUN useradd --create-home --uid 10001 ccelim \
-    && mkdir -p /data \
-    && chown ccelim /data
+# rsync and ssh: the Ray cluster launcher (deploy/ray-cluster.yaml) syncs files
+# into the container with rsync and its head reaches the worker nodes over ssh.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends rsync openssh-client \
+    && rm -rf /var/lib/apt/lists/*
+
+# uid and gid 10001: deploy/kuberay-raycluster.yaml's fsGroup names the gid.
+RUN groupadd --gid 10001 ccelim \
+    && useradd --create-home --uid 10001 --gid 10001 ccelim \
+    && mkdir -p /data/runs \
+    && chown -R ccelim:ccelim /data
 
 WORKDIR /app
 
