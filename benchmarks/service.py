@@ -12,6 +12,10 @@ search backend) on loopback, then
 Client and server share the machine, so the numbers include the client's own CPU.
 
     .venv/bin/python benchmarks/service.py            # writes benchmarks/results/service.md
+    .venv/bin/python benchmarks/service.py --robustness   # only the robustness section
+
+The robustness section (``benchmarks/service_probes.py``) runs the probes of issue
+15 against a real server and records the worst ``/healthz`` latency during each.
 """
 
 from __future__ import annotations
@@ -211,7 +215,23 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "service.md"
     )
+    parser.add_argument(
+        "--robustness",
+        action="store_true",
+        help="only the robustness section (benchmarks/service_probes.py): /healthz "
+        "while each probe runs, and --clients x --hits-per-client cache hits",
+    )
+    parser.add_argument("--hits-per-client", type=int, default=1000)
     args = parser.parse_args()
+    if args.robustness:
+        import service_probes
+
+        lines = service_probes.run(
+            clients=args.clients, hits_per_client=args.hits_per_client
+        )
+        service_probes.write_section(args.out, lines)
+        print(f"wrote {args.out}")
+        return
 
     roe = tasks.get("RoeFlux_1d").graph()
     roe_program = roe.to_dict()
@@ -384,7 +404,13 @@ def main() -> None:
             f"{r['best_baseline']} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    old = args.out.read_text() if args.out.exists() else ""
     args.out.write_text("\n".join(lines) + "\n")
+    import service_probes
+
+    if service_probes.SECTION in old:  # keep the robustness section of a last run
+        kept = service_probes.SECTION + old.split(service_probes.SECTION, 1)[1]
+        service_probes.write_section(args.out, kept.rstrip().split("\n"))
     print(f"wrote {args.out}")
 
 
