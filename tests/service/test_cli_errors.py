@@ -100,6 +100,7 @@ def test_a_server_error_answer_is_one_line(server, tmp_path):
     assert line.startswith('error: 422 invalid_graph: missing "inputs"')
 
 
+@pytest.mark.slow
 def test_submit_reports_the_best_cost_while_it_waits_on_a_job(server, tmp_path):
     # 4 s is above the test server's synchronous limit (3 s): the answer is a job.
     (tmp_path / "g.json").write_text(json.dumps(random_dag(60, seed=3)))

@@ -18,6 +18,8 @@ import graphs
 
 CCELIM = str(Path(sys.executable).parent / "ccelim")
 
+pytestmark = pytest.mark.slow  # subprocesses that import JAX and search: ~1 min
+
 MODULE = """
 import jax.numpy as jnp
 
