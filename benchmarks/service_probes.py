@@ -151,13 +151,14 @@ def probes(url: str, db_path: Path) -> list[tuple[str, Callable[[], str]]]:
         walls = []
         for _ in range(3):
             start = time.perf_counter()
-            httpx.get(
+            answer = httpx.get(
                 f"{url}/v1/orders/{body['graph_hash']}",
                 params={"include_kernel": "true"},
                 timeout=300,
-            )
-            walls.append(time.perf_counter() - start)
-        return "3 GETs: " + ", ".join(f"{w:.2f} s" for w in walls)
+            ).json()
+            got = "kernel" if answer.get("kernel") else answer.get("kernel_unavailable")
+            walls.append(f"{time.perf_counter() - start:.2f} s ({got})")
+        return "3 GETs: " + ", ".join(walls)
 
     def surrogate() -> str:
         text = json.dumps({"graph": MINIMAL}).replace('"v"', '"\\ud800"')

@@ -52,7 +52,7 @@ class KernelService:
         self._recent: collections.OrderedDict[str, KernelReply] = (
             collections.OrderedDict()
         )
-        self._pending: dict[str, asyncio.Future[KernelReply]] = {}
+        self._pending: dict[str, asyncio.Future[KernelReply]] = {}  # by key
 
     def _keep(self, key: str, reply: KernelReply) -> None:
         self._recent[key] = reply
@@ -87,22 +87,21 @@ class KernelService:
             self._recent.move_to_end(key)
             return hit
         pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[KernelReply] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            reply, keep = await self._export(document, order)
-            if keep:
-                self._keep(key, reply)
-            future.set_result(reply)
-            return reply
-        except BaseException as err:
-            future.set_exception(err)
-            future.exception()  # marked retrieved: the waiters re-raise it
-            raise
-        finally:
-            del self._pending[key]
+        if pending is None:
+            # Its own task: a requester that goes away does not stop the export
+            # that others wait for.
+            pending = asyncio.ensure_future(self._export_and_keep(key, document, order))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _task: self._pending.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _export_and_keep(
+        self, key: str, document: str, order: Sequence[str]
+    ) -> KernelReply:
+        reply, keep = await self._export(document, order)
+        if keep:
+            self._keep(key, reply)
+        return reply
 
     async def _export(
         self, document: str, order: Sequence[str]
