@@ -35,7 +35,14 @@ from interpreter.kernel import flatten_args, jacobian
 from interpreter.plan import OrderSpec, make_plan
 from interpreter.rules import evaluate
 
-__all__ = ["FALLBACKS", "TuneResult", "fastest", "jax_jacobian", "device_key"]
+__all__ = [
+    "FALLBACKS",
+    "TuneResult",
+    "device_key",
+    "fastest",
+    "jax_flat_blocks",
+    "jax_jacobian",
+]
 
 #: The plain-JAX candidates, by name.
 FALLBACKS: tuple[str, ...] = ("jacfwd", "jacrev")
@@ -118,6 +125,30 @@ def jax_jacobian(graph: Graph, mode: str = "jacfwd") -> Callable[..., Any]:
 
     argnums = plan.diff_args[0] if len(plan.diff_args) == 1 else plan.diff_args
     return jax.jit(getattr(jax, mode)(primal, argnums=argnums))
+
+
+def jax_flat_blocks(graph: Graph, mode: str = "jacfwd") -> Callable[..., Any]:
+    """:func:`jax_jacobian` as a function of flat leaves returning flat blocks.
+
+    The calling convention of ``interpreter.export``'s kernels: the leaves in
+    ``plan.leaves`` order (a multi-leaf argument as a tuple) in, the dense blocks
+    in ``plan.blocks`` order out; for exporting what JAX does in the same layout.
+    """
+    plan = make_plan(graph, "forward", what="interpreter.jax_flat_blocks")
+    jac_fn = jax_jacobian(graph, mode)
+    by_arg: dict[int, int] = {}
+    for spec in plan.leaves:
+        by_arg[spec.arg] = by_arg.get(spec.arg, 0) + 1
+
+    def flat(*leaves):
+        it = iter(leaves)
+        args = []
+        for arg in range(plan.num_args):
+            n = by_arg.get(arg, 0)
+            args.append(next(it) if n == 1 else tuple(next(it) for _ in range(n)))
+        return tuple(jax.tree_util.tree_leaves(jac_fn(*args)))
+
+    return flat
 
 
 def _example_args(graph: Graph, args: Sequence[Any] | None) -> tuple[Any, ...]:

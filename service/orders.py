@@ -30,6 +30,7 @@ from service.intake import PreparedGraph, document_key, prepare
 from service.jobs import JobOutcome
 from service.limits import check_budget
 from service.schemas import JobAccepted, OrderRequest
+from service.tuning import with_tuning
 
 __all__ = ["Answer", "find", "find_or_search", "prepared_graph"]
 
@@ -114,7 +115,7 @@ async def find_or_search(
             response = order_response(hit, cached=True)
             if body.include_kernel:
                 response |= await state.kernels.kernel_for(prepared, hit.result.order)
-            return Answer(response=response)
+            return Answer(response=await with_tuning(state, prepared, body, response))
     state.metrics.cache_misses.inc()
     submitted = await state.jobs.submit(
         prepared,
@@ -133,7 +134,7 @@ async def find_or_search(
             response = await state.jobs.response_for(
                 submitted, outcome, prepared, include_kernel=body.include_kernel
             )
-            return Answer(response=response)
+            return Answer(response=await with_tuning(state, prepared, body, response))
     location = f"/v1/jobs/{submitted.job_id}"
     job = JobAccepted(
         job_id=submitted.job_id,

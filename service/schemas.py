@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -16,6 +16,7 @@ __all__ = [
     "OrderRequest",
     "OrderResponse",
     "RecordInfo",
+    "Tuning",
 ]
 
 _EXAMPLE_GRAPH = {
@@ -57,6 +58,15 @@ class OrderRequest(BaseModel):
         description="Search even when the cache has an order; a better result "
         "replaces the cached one.",
     )
+    batch_sizes: list[Annotated[StrictInt, Field(ge=1, le=65536)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=4,
+        description="Also time the kernel candidates (the order found, forward, "
+        "reverse, plain jax.jacfwd/jacrev) under jax.vmap at these batch sizes on "
+        "the server's device and answer the fastest (`tuning`); program graphs, "
+        "synchronous answers only.",
+    )
 
 
 class Kernel(BaseModel):
@@ -66,6 +76,29 @@ class Kernel(BaseModel):
     python_source: str
     input_specs: Any
     output_layout: Any
+
+
+class Tuning(BaseModel):
+    """Which Jacobian kernel measured fastest on the caller's batch sizes."""
+
+    winner: str | None = Field(
+        None,
+        description="The fastest candidate: `searched`, `forward`, `reverse`, or "
+        "`jacfwd`/`jacrev` when plain JAX won (then `kernel` runs what JAX does).",
+    )
+    fallback: bool | None = None
+    order: list[str] | None = None
+    times_s: dict[str, dict[str, float]] | None = Field(
+        None, description="{candidate: {batch size: median seconds per call}}."
+    )
+    multiplications: dict[str, int] | None = None
+    batch_sizes: list[int] | None = None
+    dtype: str | None = None
+    device: str | None = Field(None, description="backend:device kind measured on.")
+    jax_version: str | None = None
+    cached: bool | None = None
+    message: str | None = None
+    unavailable: str | None = Field(None, description="Why nothing was timed.")
 
 
 class RecordInfo(BaseModel):
@@ -104,6 +137,9 @@ class OrderResponse(BaseModel):
     kernel: Kernel | None = None
     kernel_unavailable: str | None = Field(
         None, description="Why there is no kernel, when one was asked for."
+    )
+    tuning: Tuning | None = Field(
+        None, description="Measured candidates, when the request named batch_sizes."
     )
 
 
