@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import math
 import time
 import uuid
 from typing import Any
@@ -43,6 +42,7 @@ from service.db import JobRow, describe_db_error, utcnow
 from service.errors import ApiError, scrub
 from service.intake import PreparedGraph
 from service.kernels import KernelService
+from service.limits import admission_refusal, job_limit_s
 from service.metrics import Metrics
 from service.settings import Settings
 from service.worker import search_task
@@ -84,13 +84,6 @@ class Submitted:
 def _utc(moment: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; they were written in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def job_limit_s(budget: float, grace_s: float) -> float:
-    """How long a job's worker may run: the search's own rule (``optimize``
-    returns within ``budget + max(0.2 s, 10 %)``) plus ``grace_s`` for worker
-    start-up, model loading and kernel export."""
-    return budget + max(0.2, 0.1 * budget) + grace_s
 
 
 def _public_error(err: BaseException) -> str:
@@ -219,35 +212,18 @@ class JobManager:
                 f"({self.read_only})",
                 headers={"Retry-After": "60"},
             )
-        settings = self.settings
-        jobs = list(self._jobs.values())
-        queued_s = sum(job.time_budget_s for job in jobs)
-        mine = sum(1 for job in jobs if client is not None and job.client == client)
-        why = None
-        if len(jobs) >= settings.max_queued_jobs:
-            why = f"{len(jobs)} searches are queued or running (the limit)"
-        elif queued_s + budget > settings.max_queued_search_s:
-            why = (
-                f"{queued_s:g} s of search are queued or running, and "
-                f"{budget:g} s more would pass the limit of "
-                f"{settings.max_queued_search_s:g} s"
-            )
-        elif client is not None and mine >= settings.max_jobs_per_client:
-            why = f"this API key has {mine} searches queued or running (the limit)"
-        if why is None:
-            return
-        now = time.monotonic()
-        ends = [
-            job.submitted_at + job_limit_s(job.time_budget_s, 0) - now for job in jobs
-        ]
-        retry = max(1, math.ceil(min(ends, default=1.0)))
-        self.metrics.admission_refused.inc()
-        raise ApiError(
-            429,
-            "too_many_searches",
-            f"{why}; retry after {retry} s, or ask for a smaller time_budget_s",
-            headers={"Retry-After": str(retry)},
+        refusal = admission_refusal(
+            [
+                (job.time_budget_s, job.client, job.submitted_at)
+                for job in self._jobs.values()
+            ],
+            budget,
+            client,
+            self.settings,
         )
+        if refusal is not None:
+            self.metrics.admission_refused.inc()
+            raise refusal
 
     async def submit(
         self,

@@ -1,15 +1,24 @@
-"""Request-size limit (ASGI middleware) and the request budget check."""
+"""Request-size limit (ASGI middleware), the request budget check, a job's time
+limit, and admission control of new searches."""
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError
 from service.settings import Settings
 
-__all__ = ["BodyLimitMiddleware", "check_budget"]
+__all__ = [
+    "BodyLimitMiddleware",
+    "admission_refusal",
+    "check_budget",
+    "job_limit_s",
+]
 
 
 class BodyLimitMiddleware:
@@ -106,3 +115,54 @@ def check_budget(time_budget_s: float | None, settings: Settings) -> float:
             field="time_budget_s",
         )
     return float(time_budget_s)
+
+
+def job_limit_s(budget: float, grace_s: float) -> float:
+    """How long a job's worker may run: the search's own rule (``optimize``
+    returns within ``budget + max(0.2 s, 10 %)``) plus ``grace_s`` for worker
+    start-up, model loading and kernel export."""
+    return budget + max(0.2, 0.1 * budget) + grace_s
+
+
+def admission_refusal(
+    jobs: Sequence[tuple[float, str | None, float]],
+    budget: float,
+    client: str | None,
+    settings: Settings,
+) -> ApiError | None:
+    """The 429 for a new search of ``budget`` seconds, or None to admit it.
+
+    Args:
+      jobs: the searches queued or running: ``(budget, client, submitted at
+        time.monotonic())``.
+      budget: the new search's budget.
+      client: who asks (None without API keys: one shared, bounded queue).
+      settings: ``max_queued_jobs``, ``max_queued_search_s`` and
+        ``max_jobs_per_client`` bound the queue.
+
+    Returns:
+      An :class:`ApiError` 429 ``too_many_searches`` whose ``Retry-After`` is the
+      seconds until the earliest queued search must end, or None.
+    """
+    queued_s = sum(job[0] for job in jobs)
+    mine = sum(1 for job in jobs if client is not None and job[1] == client)
+    if len(jobs) >= settings.max_queued_jobs:
+        why = f"{len(jobs)} searches are queued or running (the limit)"
+    elif queued_s + budget > settings.max_queued_search_s:
+        why = (
+            f"{queued_s:g} s of search are queued or running, and {budget:g} s more "
+            f"would pass the limit of {settings.max_queued_search_s:g} s"
+        )
+    elif client is not None and mine >= settings.max_jobs_per_client:
+        why = f"this API key has {mine} searches queued or running (the limit)"
+    else:
+        return None
+    now = time.monotonic()
+    ends = [at + job_limit_s(b, 0) - now for b, _client, at in jobs]
+    retry = max(1, math.ceil(min(ends, default=1.0)))
+    return ApiError(
+        429,
+        "too_many_searches",
+        f"{why}; retry after {retry} s, or ask for a smaller time_budget_s",
+        headers={"Retry-After": str(retry)},
+    )
