@@ -376,7 +376,14 @@ def _read_operand(obj: Any, path: str, limits: Limits):
     dtype = _dtype(obj.get("dtype", "float32"), f"{path}.dtype")
     value = obj["literal"]
     _check_literal(value, shape, f"{path}.literal")
-    return Literal(value, shape, dtype)
+    return Literal(_tuples(value), shape, dtype)
+
+
+def _tuples(value: Any) -> Any:
+    """Nested tuples for nested lists (a Literal, and so a Graph, stays hashable)."""
+    if not isinstance(value, list):
+        return value
+    return tuple(_tuples(v) for v in value)
 
 
 def _check_literal(value: Any, shape: tuple[int, ...], path: str) -> None:
