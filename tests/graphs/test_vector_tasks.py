@@ -112,3 +112,15 @@ def test_an_element_never_read_has_a_zero_column():
     got = interpreter.jacobian(graph, "reverse")(u)
     np.testing.assert_allclose(got, jax.jacfwd(fn)(u), rtol=1e-12, atol=0)
     assert not got[:, 1].any()
+
+
+def test_exported_vector_kernel_runs_without_ccelim_layout_changes():
+    task = tasks.get("BlackScholes_Jacobian" + tasks.VECTOR_SUFFIX)
+    graph = task.graph()
+    artifact = interpreter.export(graph, "markowitz", batch=2)
+    (u,) = task.args
+    batch = np.stack([u, u * 1.01])
+    (got,) = jax.export.deserialize(artifact.stablehlo).call(batch)
+    want = jax.vmap(jax.jacfwd(task.fn))(batch)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert [b.shape for b in artifact.output_layout] == [(2, 5, 5)]
