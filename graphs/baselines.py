@@ -28,34 +28,45 @@ class Baseline:
     cost: int
 
 
-def _markowitz(g: ElimGraph, v: int) -> tuple:
-    mults, _ = elimination_cost(g, v)
-    return (mults, v)
-
-
-def _markowitz_latest(g: ElimGraph, v: int) -> tuple:
-    mults, _ = elimination_cost(g, v)
-    return (mults, -v)
-
-
-def _relative_markowitz(g: ElimGraph, v: int) -> tuple:
-    # Markowitz cost relative to the edges the elimination removes (|P| + |S|).
-    mults, _ = elimination_cost(g, v)
-    removed = len(g.pred.get(v, ())) + len(g.succ.get(v, ()))
-    return (mults - removed, mults, v)
-
-
-def _min_fill(g: ElimGraph, v: int) -> tuple:
-    mults, fill = elimination_cost(g, v)
-    return (fill, mults, v)
-
-
-GREEDY: dict[str, ScoreFn] = {
-    "markowitz": _markowitz,
-    "markowitz_latest": _markowitz_latest,
-    "relative_markowitz": _relative_markowitz,
-    "min_fill": _min_fill,
+#: The greedy rules, one table for every implementation: name -> score terms,
+#: compared in turn, lowest eliminated first. ``mults``: multiplications of
+#: eliminating the vertex now; ``removed``: its edges (|P| + |S|), which the
+#: elimination removes; ``fill``: the edges it would create; ``position``: its
+#: position in program order (``-position``: the latest first). The fast cores
+#: (``search.core``) take the same terms.
+GREEDY_RULES: dict[str, tuple[str, ...]] = {
+    "markowitz": ("mults", "position"),
+    "markowitz_latest": ("mults", "-position"),
+    "relative_markowitz": ("mults-removed", "mults", "position"),
+    "min_fill": ("fill", "mults", "position"),
 }
+
+
+def score_terms(
+    terms: Sequence[str], *, mults: int, fill: int, removed: int, position: int
+) -> tuple[int, ...]:
+    """A rule's score from the vertex's numbers (see :data:`GREEDY_RULES`)."""
+    values = {
+        "mults": mults,
+        "mults-removed": mults - removed,
+        "fill": fill,
+        "position": position,
+        "-position": -position,
+    }
+    return tuple(values[t] for t in terms)
+
+
+def _rule(terms: tuple[str, ...]) -> ScoreFn:
+    def score(g: ElimGraph, v: int) -> tuple:
+        mults, fill = elimination_cost(g, v)
+        removed = len(g.pred.get(v, ())) + len(g.succ.get(v, ()))
+        return score_terms(terms, mults=mults, fill=fill, removed=removed, position=v)
+
+    return score
+
+
+#: ``name -> score_fn`` of every rule of :data:`GREEDY_RULES`.
+GREEDY: dict[str, ScoreFn] = {name: _rule(t) for name, t in GREEDY_RULES.items()}
 
 
 def greedy_order(g: ElimGraph, score_fn: ScoreFn) -> list[int]:

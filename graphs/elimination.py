@@ -11,6 +11,7 @@ sink ``"<id>#out"`` reached by a value-less copy edge holds the output's Jacobia
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -71,7 +72,7 @@ class ElimGraph:
     def intermediate_ids(self) -> tuple[str, ...]:
         return tuple(self.ids[i] for i in self.intermediates)
 
-    @property
+    @functools.cached_property
     def is_scalar(self) -> bool:
         """Whether every vertex is a scalar, so the textbook |P|·|S| rule applies."""
         return all(shape == () for shape in self.shapes)
@@ -114,8 +115,12 @@ def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
 def _explicit_edges(graph: Graph) -> list[tuple[str, str, Partial]]:
     by_id = graph.by_id
     merged: dict[tuple[str, str], Partial] = {}
+    dense: dict[tuple, Partial] = {}  # partials are immutable: one per shape pair
     for edge in graph.edges or ():
-        partial = edge.partial or st.dense(by_id[edge.dst].shape, by_id[edge.src].shape)
+        partial = edge.partial
+        if partial is None:
+            shapes = (by_id[edge.dst].shape, by_id[edge.src].shape)
+            partial = dense.get(shapes) or dense.setdefault(shapes, st.dense(*shapes))
         key = (edge.src, edge.dst)
         merged[key] = (
             algebra.add(merged[key], partial).partial if key in merged else partial
@@ -254,7 +259,11 @@ def eliminate(
                 product = algebra.compose(a, edges[(v, p)])
             else:
                 product = algebra.compose(
-                    a, edges[(v, p)], new_values[(s, v)], new_values[(v, p)], dtype=dtype
+                    a,
+                    edges[(v, p)],
+                    new_values[(s, v)],
+                    new_values[(v, p)],
+                    dtype=dtype,
                 )
             mults += product.multiplications
             adds += product.additions
@@ -391,6 +400,11 @@ def structure_only(graph: Graph) -> Graph:
         for src, dst, partial in graph_edges(graph)
         if src in keep and dst in keep
     )
-    used = {e.src for e in edges} | {e.dst for e in edges} | set(graph.inputs) | set(graph.outputs)
+    used = (
+        {e.src for e in edges}
+        | {e.dst for e in edges}
+        | set(graph.inputs)
+        | set(graph.outputs)
+    )
     vertices = tuple(v for v in vertices if v.id in used)
     return Graph(vertices, graph.inputs, graph.outputs, edges, name=graph.name)

@@ -26,19 +26,12 @@ from collections.abc import Sequence
 
 from graphs import structure as st
 from graphs.elimination import ElimGraph, eliminate
+from search.bitgraph import CheckpointEvaluator, bits, simulate
+
+__all__ = ["CheckpointEvaluator", "ScalarModel", "bits", "evaluator", "simulate"]
 
 _ZERO, _ONE, _VALUED = 0, 1, 2
 _MEMO_LIMIT = 500_000
-
-
-def bits(mask: int) -> list[int]:
-    """Positions of the set bits of ``mask``, lowest first."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
 
 
 def neighbours_through(u: int, x: int, nxt: list[int]) -> int:
@@ -278,8 +271,6 @@ class ScalarEvaluator(OrderEvaluator):
         for k, v in enumerate(self.order):
             x |= 1 << v
             self.prefix[k + 1] = x
-        from search.fastbaselines import simulate  # linear in the edges touched
-
         self.costs = simulate(self.model, self.order)
         self.total = sum(self.costs)
 
@@ -409,7 +400,5 @@ def evaluator(g: ElimGraph) -> OrderEvaluator:
     if not g.is_scalar:
         return TensorEvaluator(g)
     if len(g.intermediates) > CHECKPOINT_FROM:
-        from search.fastbaselines import CheckpointEvaluator
-
         return CheckpointEvaluator(ScalarModel(g))
     return ScalarEvaluator(ScalarModel(g))

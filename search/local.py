@@ -1,5 +1,8 @@
 """Seeded local search over elimination orders: simulated annealing with restarts.
 
+Scalar graphs anneal in C (``search.core.ScalarAnnealer``: a cursor sweeps the
+order and moves rewrite short windows at the cursor, priced by eliminating and
+undoing them on the graph). Tensor graphs anneal here, in Python, as follows.
 Moves: swap two neighbours, move one vertex a short distance (insert), or swap two
 vertices a short distance apart. A move rewrites a window ``order[lo:hi+1]`` and is
 priced by re-evaluating that window only (``search.fastcost``: scalar steps cost a
@@ -20,6 +23,7 @@ import random
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph, elimination_cost
+from search.core import ScalarAnnealer, ScalarCore
 from search.fastcost import (
     OrderEvaluator,
     ScalarModel,
@@ -28,6 +32,11 @@ from search.fastcost import (
     evaluator,
     neighbours_through,
 )
+
+#: Scalar graphs up to this many intermediates restart every other annealing run
+#: from a greedy-randomised order (a whole greedy: too long for one work chunk
+#: on bigger graphs, which always restart from the best order).
+NATIVE_GREEDY_RESTARTS_MAX = 5000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +127,13 @@ class LocalSearch:
       mean_distance: mean distance of non-neighbour moves (default ``2 + n/32``).
       long_moves: fraction of non-neighbour moves with a uniform distance.
       kick: restarts from the best order first make ``kick·n`` random moves.
+      core: the scalar graph's :class:`search.core.ScalarCore` to reuse.
+      init_costs: the multiplications of ``init_orders``, if known (scalar
+        graphs then do not price them again).
+
+    On scalar graphs the moves run in C (:class:`search.core.ScalarAnnealer`,
+    whose moves start at a sweeping cursor); ``long_moves`` and ``kick`` apply to
+    the Python annealer of tensor graphs only.
     """
 
     def __init__(
@@ -131,9 +147,24 @@ class LocalSearch:
         mean_distance: float | None = None,
         long_moves: float = 0.0,
         kick: float = 0.0,
+        core: ScalarCore | None = None,
+        init_costs: Sequence[int] | None = None,
     ):
         self.graph = g
         self.n = n = len(g.intermediates)
+        self.moves = 0
+        self._native = self._native_args = None
+        if g.is_scalar:
+            self._init_native(
+                core or ScalarCore(g),
+                seed,
+                init_orders,
+                init_costs,
+                run_moves,
+                temperature,
+                mean_distance,
+            )
+            return
         self.rng = random.Random(seed)
         self.ev: OrderEvaluator = evaluator(g)
         self.model = getattr(self.ev, "model", None)
@@ -156,8 +187,35 @@ class LocalSearch:
         self._scale = self._calibrate() if n >= 2 else 1.0
         self.ev.reset(self.best_order)
 
+    def _init_native(
+        self, core, seed, init_orders, init_costs, run_moves, temperature, dist
+    ):
+        n = self.n
+        starts = [list(o) for o in init_orders] or [list(self.graph.intermediates)]
+        if init_costs is None or len(init_costs) != len(starts):
+            init_costs = [core.order_cost(order) for order in starts]
+        priced = [(int(c), k) for k, c in enumerate(init_costs)]
+        best_cost, k = min(priced)
+        self.best_order, self.best_cost = starts[k], best_cost
+        self.history = [(0, best_cost)]
+        # Built on the first step: pricing its start order is a pass over the
+        # graph that a run out of budget should not pay for.
+        self._native_args = (
+            core,
+            dict(
+                seed=seed,
+                run_moves=run_moves or max(4000, min(300 * n, 2_000_000)),
+                temperature=temperature,
+                mean_distance=dist or 2 + min(n, 32) / 32,
+                greedy_restarts=n <= NATIVE_GREEDY_RESTARTS_MAX,
+            ),
+        )
+
     @property
     def result(self) -> LocalResult:
+        if self._native is not None and self._native.best_cost < self.best_cost:
+            self.best_cost = self._native.best_cost
+            self.best_order = self._native.best_order
         return LocalResult(
             tuple(self.best_order), self.best_cost, self.moves, tuple(self.history)
         )
@@ -220,6 +278,8 @@ class LocalSearch:
             self.best_cost = cost
             self.best_order = list(order)
             self.history.append((self.moves, cost))
+            if self._native is not None:
+                self._native.offer(order, cost)
 
     def _note(self) -> None:
         if self.ev.total < self.best_cost:
@@ -229,6 +289,16 @@ class LocalSearch:
 
     def step(self, num_moves: int) -> LocalResult:
         """Makes ``num_moves`` more moves; returns the best so far."""
+        if self._native_args is not None:
+            if self._native is None:
+                core, kwargs = self._native_args
+                self._native = ScalarAnnealer(core, self.best_order, **kwargs)
+            cost = self._native.step(num_moves)
+            self.moves += num_moves
+            if cost < self.best_cost:
+                self.best_cost, self.best_order = cost, self._native.best_order
+                self.history.append((self.moves, cost))
+            return self.result
         if self.n < 2:
             self.moves += num_moves
             return self.result

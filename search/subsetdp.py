@@ -75,7 +75,7 @@ def local_problem(
 
     Args:
       pred, succ, vl_in, vl_out: the current graph as bitsets
-        (``search.fastbaselines.BitGraph`` or ``ScalarModel``).
+        (``search.bitgraph.BitGraph`` or ``ScalarModel``).
       elim: the vertices to eliminate.
       rank: a topological rank of the original graph (the current graph's edges
         are paths of it, so it is a topological rank of that graph too).

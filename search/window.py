@@ -22,16 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search.fastbaselines import BitGraph, simulate
+from search.bitgraph import BitGraph, simulate
 from search.fastcost import ScalarModel
 from search.subsetdp import SubsetDP, local_problem
-
-
-def _copy(g: BitGraph) -> BitGraph:
-    new = BitGraph.__new__(BitGraph)
-    new.pred, new.succ = list(g.pred), list(g.succ)
-    new.vl_in, new.vl_out = list(g.vl_in), list(g.vl_out)
-    return new
 
 
 class WindowSearch:
@@ -114,7 +107,7 @@ class WindowSearch:
         new, new_cost = SubsetDP(prob).run()
         if new_cost >= sum(self.costs[lo:hi]):
             return False
-        probe = _copy(state)
+        probe = state.copy()
         steps = []
         for v in new:
             steps.append(probe.cost(v))

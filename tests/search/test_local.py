@@ -7,7 +7,7 @@ import pytest
 from graphs import tasks
 from graphs.baselines import best_baseline
 from graphs.elimination import build, cost_of
-from search.fastbaselines import simulate
+from search.bitgraph import simulate
 from search.fastcost import ScalarModel, TensorEvaluator
 from search.local import LocalSearch, anneal, greedy_randomized
 from tests.search.searchgen import random_graph
@@ -149,7 +149,7 @@ def test_tensor_baselines_equal_graphs_baselines(name):
 
 
 def test_checkpoint_windows_match_a_full_recount():
-    from search.fastbaselines import CheckpointEvaluator
+    from search.bitgraph import CheckpointEvaluator
 
     for seed in range(15):
         g = build(random_graph(seed, num_nodes=40, valueless=0.2))

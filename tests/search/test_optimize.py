@@ -43,8 +43,9 @@ def test_same_seed_same_order_and_more_work_never_worse():
     ]
     assert runs[0].order == runs[1].order and runs[0].cost == runs[1].cost
     assert runs[2].cost <= runs[0].cost
-    # 4 chunks: 4 windows, two annealing chunks of 1000 moves, 4 windows.
-    assert runs[0].work["local_moves"] == 2000 and runs[0].work["windows"] == 8
+    # 4 chunks: 4 windows, two annealing chunks of 4096 moves (C moves: the chunk
+    # is 4096 on graphs of at most 976 edges), 4 windows.
+    assert runs[0].work["local_moves"] == 8192 and runs[0].work["windows"] == 8
 
 
 def test_never_worse_than_the_best_baseline_on_tasks():

@@ -6,8 +6,8 @@ import pytest
 
 from graphs.elimination import build, cost_of
 from graphs.random_programs import random_dag
+from search.bitgraph import BitGraph, simulate
 from search.exact import exact_optimum
-from search.fastbaselines import BitGraph, simulate
 from search.fastcost import ScalarModel
 from search.subsetdp import SubsetDP, local_problem, whole_graph_problem
 from tests.search.searchgen import random_graph

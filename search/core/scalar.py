@@ -1,0 +1,259 @@
+"""The fast scalar cost core: ``_scalar.c`` behind the :class:`CostCore` protocol.
+
+For scalar graphs a partial is one number or a value-less copy, so eliminating
+``v`` costs ``|valued preds| · |valued succs|`` (``graphs.elimination``'s rule on
+scalars). The C core keeps adjacency arrays with an undo log; it also runs the
+greedy baselines (lazy priority queue, only touched vertices re-scored) and
+simulated annealing (:class:`ScalarAnnealer`), so that none of their inner loops
+runs in Python. ``tests/search/test_core.py`` checks it against ``graphs.cost``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphs import structure as st
+from graphs.elimination import ElimGraph
+from search.core._native import library
+
+#: Score-term codes of ``_scalar.c``, by the names ``graphs.baselines`` uses.
+TERM_CODES = {
+    "mults": 0,
+    "mults-removed": 1,
+    "fill": 2,
+    "position": 3,
+    "-position": 4,
+}
+
+
+def _ints(values: Sequence[int]) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, dtype=np.intc))
+
+
+def _ptr(array: np.ndarray, ctype) -> ctypes._Pointer:
+    return array.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def csr(g: ElimGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predecessor lists of a scalar graph: ``(indptr [N+1], indices [E], value_less [E])``."""
+    n = len(g.ids)
+    keys = list(g.edges)
+    dst = np.fromiter((s for s, _ in keys), dtype=np.intc, count=len(keys))
+    src = np.fromiter((p for _, p in keys), dtype=np.intc, count=len(keys))
+    vl = np.fromiter(
+        (
+            not (isinstance(part, st.Structure) and part.core is not None)
+            for part in g.edges.values()
+        ),
+        dtype=np.ubyte,
+        count=len(keys),
+    )
+    perm = np.lexsort((src, dst))
+    indptr = np.zeros(n + 1, dtype=np.intc)
+    np.cumsum(np.bincount(dst, minlength=n), out=indptr[1:])
+    return indptr, _ints(src[perm]), np.ascontiguousarray(vl[perm])
+
+
+class ScalarCore:
+    """:class:`search.core.CostCore` for scalar graphs, in C.
+
+    Args:
+      g: a scalar elimination graph (every shape ``()``).
+
+    Example:
+      >>> core = ScalarCore(graphs.build(graph))
+      >>> core.order_costs(core.intermediates)  # forward mode, per step
+    """
+
+    def __init__(self, g: ElimGraph):
+        if not g.is_scalar:
+            raise ValueError(
+                "ScalarCore needs a scalar graph (all shapes ()); got shapes "
+                f"{sorted(set(g.shapes))[:3]}; use StructuredCore for tensor graphs"
+            )
+        self.graph = g
+        self.intermediates = tuple(g.intermediates)
+        self.num_vertices = len(g.ids)
+        self.num_edges = len(g.edges)
+        self._lib = lib = library()
+        self._csr = csr(g)
+        ip, ii, vl = self._csr
+        self._handle = lib.cc_new(
+            self.num_vertices,
+            _ptr(ip, ctypes.c_int),
+            _ptr(ii, ctypes.c_int),
+            _ptr(vl, ctypes.c_ubyte),
+        )
+        lib.cc_set_logging(self._handle, 1)
+        self._inter = _ints(self.intermediates)
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.cc_free(handle)
+            self._handle = None
+
+    # ------------------------------------------------------------ protocol
+
+    def reset(self) -> None:
+        self._lib.cc_reset(self._handle)
+
+    def eliminate(self, v: int) -> int:
+        return self._lib.cc_eliminate(self._handle, v)
+
+    def mark(self) -> int:
+        return self._lib.cc_mark(self._handle)
+
+    def undo(self, mark: int) -> None:
+        self._lib.cc_undo(self._handle, mark)
+
+    def cost(self, v: int) -> int:
+        return self._lib.cc_cost(self._handle, v)
+
+    def fill(self, v: int) -> int:
+        return self._lib.cc_fill(self._handle, v)
+
+    def degree(self, v: int) -> int:
+        return self._lib.cc_degree(self._handle, v)
+
+    def neighbours(self, v: int) -> tuple[list[int], list[int]]:
+        raise NotImplementedError("ScalarCore keeps its adjacency in C")
+
+    def order_costs(
+        self, order: Sequence[int], *, deadline: float | None = None, cap: int = 0
+    ) -> list[int] | None:
+        """Per-step multiplications of ``order``; ``None`` past ``deadline`` (on
+        :func:`now`'s clock) or once the total passes ``cap`` (0: none).
+
+        The state is left eliminated.
+        """
+        arr = _ints(order)
+        out = np.zeros(len(arr), dtype=np.int64)
+        status = self._lib.cc_order_cost(
+            self._handle,
+            _ptr(arr, ctypes.c_int),
+            len(arr),
+            _ptr(out, ctypes.c_longlong),
+            deadline or 0.0,
+            cap,
+        )
+        self._lib.cc_set_logging(self._handle, 1)
+        return None if status else out.tolist()
+
+    def order_cost(self, order: Sequence[int]) -> int:
+        """Total multiplications of ``order``."""
+        return sum(self.order_costs(order))
+
+    def greedy(
+        self, terms: Sequence[str], *, deadline: float | None = None, cap: int = 0
+    ) -> list[int] | None:
+        """The greedy order of the score ``terms`` (lowest first); ``None`` past
+        ``deadline`` (:func:`now`'s clock) or once its multiplications pass
+        ``cap`` (0: none)."""
+        codes = _ints([TERM_CODES[t] for t in terms])
+        out = np.zeros(len(self._inter), dtype=np.intc)
+        status = self._lib.cc_greedy(
+            self._handle,
+            _ptr(self._inter, ctypes.c_int),
+            len(self._inter),
+            _ptr(codes, ctypes.c_int),
+            len(codes),
+            0.0,
+            0,
+            _ptr(out, ctypes.c_int),
+            deadline or 0.0,
+            cap,
+        )
+        self._lib.cc_set_logging(self._handle, 1)
+        return None if status < 0 else out.tolist()
+
+
+def now() -> float:
+    """The C core's clock (monotonic seconds), for ``deadline`` arguments."""
+    return library().cc_now()
+
+
+class ScalarAnnealer:
+    """Simulated annealing over orders of a scalar graph, in C.
+
+    A cursor sweeps the order; every move rewrites a short window starting at the
+    cursor, priced by eliminating it on the graph kept eliminated up to the
+    cursor and undoing that (see ``_scalar.c``). Runs cool geometrically from
+    ``temperature[0]`` to ``temperature[1]`` times the mean uphill move of the
+    start order, and restart alternately from the best order and from a
+    greedy-randomised Markowitz order. A function of ``seed`` and the number of
+    moves: ``step(a); step(b)`` equals ``step(a + b)``.
+
+    Args:
+      core: the graph's :class:`ScalarCore` (its arrays are copied).
+      start: the first order (positions).
+      seed: random seed.
+      run_moves: moves per annealing run.
+      temperature: start and end temperature of a run.
+      mean_distance: mean distance of non-neighbour moves.
+      greedy_restarts: every other run starts from a greedy-randomised
+        Markowitz order (a whole greedy: off for big graphs, where it would
+        overrun a work chunk).
+    """
+
+    def __init__(
+        self,
+        core: ScalarCore,
+        start: Sequence[int],
+        *,
+        seed: int = 0,
+        run_moves: int,
+        temperature: tuple[float, float] = (0.3, 0.002),
+        mean_distance: float,
+        greedy_restarts: bool = True,
+    ):
+        self._lib = lib = library()
+        ip, ii, vl = core._csr
+        self.n = len(core.intermediates)
+        first = _ints(start)
+        self._handle = lib.sa_new(
+            _ptr(ip, ctypes.c_int),
+            _ptr(ii, ctypes.c_int),
+            _ptr(vl, ctypes.c_ubyte),
+            core.num_vertices,
+            _ptr(core._inter, ctypes.c_int),
+            _ptr(first, ctypes.c_int),
+            self.n,
+            seed & (1 << 64) - 1,
+            temperature[0],
+            temperature[1],
+            run_moves,
+            mean_distance,
+            int(greedy_restarts),
+        )
+        self.best_cost = lib.sa_step(self._handle, 0)
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.sa_free(handle)
+            self._handle = None
+
+    @property
+    def moves(self) -> int:
+        return self._lib.sa_moves(self._handle)
+
+    @property
+    def best_order(self) -> list[int]:
+        out = np.zeros(self.n, dtype=np.intc)
+        self._lib.sa_best(self._handle, _ptr(out, ctypes.c_int))
+        return out.tolist()
+
+    def step(self, num_moves: int) -> int:
+        """Makes ``num_moves`` more moves; returns the best cost so far."""
+        self.best_cost = self._lib.sa_step(self._handle, num_moves)
+        return self.best_cost
+
+    def offer(self, order: Sequence[int], cost: int) -> None:
+        """Takes ``order`` (true cost ``cost``) as the best if cheaper."""
+        arr = _ints(order)
+        self._lib.sa_offer(self._handle, _ptr(arr, ctypes.c_int), cost)
+        self.best_cost = min(self.best_cost, cost)

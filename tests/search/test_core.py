@@ -1,0 +1,167 @@
+"""search.core: the fast cost cores agree with graphs.cost; optimize at scale.
+
+The scalar core (C) must give exactly the multiplications of the reference
+definition (``graphs.elimination``) for any order, including value-less edges,
+and the greedy baselines must be ``graphs.baselines``' orders. The scale check
+draws DAGs from a generator written here (not ``graphs.random_programs``) and
+re-prices the returned order with a reference cost function written here too.
+"""
+
+import random
+
+import pytest
+
+from graphs.baselines import GREEDY_RULES, baselines
+from graphs.elimination import build, cost_of
+from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
+from search.core import (
+    ScalarAnnealer,
+    ScalarCore,
+    StructuredCore,
+    greedy_order,
+    price_baselines,
+)
+from search.optimize import optimize
+from tests.search.searchgen import random_graph
+
+
+def _layered_dag(
+    seed: int, *, num_intermediates: int, num_inputs: int, num_outputs: int
+):
+    """A DAG unlike the project's generator: vertices in layers of random width,
+    each with 1-4 operands drawn from the previous two layers, and every vertex
+    without a consumer read by a random output."""
+    rng = random.Random(seed)
+    inputs = [f"in{i}" for i in range(num_inputs)]
+    layers = [inputs]
+    made = 0
+    edges = []
+    while made < num_intermediates:
+        width = min(num_intermediates - made, rng.randint(3, 40))
+        layer = [f"m{made + k}" for k in range(width)]
+        pool = layers[-1] + (layers[-2] if len(layers) > 1 else [])
+        for vid in layer:
+            for src in rng.sample(pool, min(len(pool), rng.randint(1, 4))):
+                edges.append((src, vid))
+        layers.append(layer)
+        made += width
+    outputs = [f"out{j}" for j in range(num_outputs)]
+    used = {src for src, _ in edges}
+    for vid in [v for layer in layers[1:] for v in layer if v not in used]:
+        edges.append((vid, rng.choice(outputs)))
+    for out in outputs:  # every output reads something
+        if all(dst != out for _, dst in edges):
+            edges.append((rng.choice(layers[-1]), out))
+    vertices = [Vertex(x, INPUT) for x in inputs]
+    vertices += [Vertex(v, NODE) for layer in layers[1:] for v in layer]
+    vertices += [Vertex(y, NODE) for y in outputs]
+    return Graph(
+        vertices=tuple(vertices),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        edges=tuple(Edge(s, d) for s, d in edges),
+        name=f"layered_{seed}",
+    )
+
+
+def _reference_cost(graph: Graph, order) -> int:
+    """Scalar multiplications of an order, by the textbook rule on edge sets:
+    eliminating v costs |preds(v)|·|succs(v)| and joins every pred to every succ
+    (all partials of these DAGs have values)."""
+    pred = {}
+    succ = {}
+    for e in graph.edges:
+        pred.setdefault(e.dst, set()).add(e.src)
+        succ.setdefault(e.src, set()).add(e.dst)
+    total = 0
+    for v in order:
+        ps, ss = pred.pop(v, set()), succ.pop(v, set())
+        total += len(ps) * len(ss)
+        for p in ps:
+            succ[p].discard(v)
+            succ[p] |= ss
+        for s in ss:
+            pred[s].discard(v)
+            pred[s] |= ps
+    return total
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scalar_core_prices_orders_like_graphs_cost(seed):
+    # value-less edges (copies) included: the semiring of graphs.algebra
+    g = build(
+        random_graph(seed, num_inputs=4, num_nodes=40, num_outputs=3, valueless=0.2)
+    )
+    core = ScalarCore(g)
+    rng = random.Random(seed)
+    for _ in range(4):
+        order = list(g.intermediates)
+        rng.shuffle(order)
+        steps = [s.multiplications for s in cost_of(g, order).steps]
+        assert core.order_costs(order) == steps
+
+
+def test_undo_returns_to_the_same_state():
+    g = build(random_graph(3, num_inputs=4, num_nodes=50, num_outputs=3, valueless=0.2))
+    core = ScalarCore(g)
+    order = list(g.intermediates)
+    random.Random(0).shuffle(order)
+    core.reset()
+    head = [core.eliminate(v) for v in order[:20]]
+    mark = core.mark()
+    tail = [core.eliminate(v) for v in order[20:35]]
+    core.undo(mark)
+    assert [core.eliminate(v) for v in order[20:35]] == tail
+    core.undo(0)
+    assert [core.eliminate(v) for v in order[:20]] == head
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_rules_give_graphs_baselines_orders(seed):
+    graph = random_graph(seed, num_inputs=5, num_nodes=45, num_outputs=4, valueless=0.1)
+    g = build(graph)
+    reference = baselines(g)
+    for core in (ScalarCore(g), StructuredCore(g)):
+        for name, terms in GREEDY_RULES.items():
+            order = greedy_order(core, terms)
+            assert tuple(g.ids[v] for v in order) == reference[name].order, name
+        found, skipped = price_baselines(core)
+        assert not skipped
+        assert {k: c for k, (_, c) in found.items()} == {
+            k: b.cost for k, b in reference.items()
+        }
+
+
+def test_annealer_is_a_function_of_seed_and_moves_and_prices_right():
+    g = build(random_graph(5, num_inputs=5, num_nodes=80, num_outputs=4, valueless=0.1))
+    core = ScalarCore(g)
+    start = list(g.intermediates)[::-1]
+    kwargs = dict(seed=3, run_moves=5000, mean_distance=3.0)
+    a = ScalarAnnealer(core, start, **kwargs)
+    a.step(7000)
+    b = ScalarAnnealer(core, start, **kwargs)
+    b.step(2000)
+    b.step(5000)
+    assert a.best_order == b.best_order and a.best_cost == b.best_cost
+    assert a.best_cost == cost_of(g, a.best_order).multiplications
+    assert a.best_cost <= core.order_cost(start)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_optimize_on_an_unseen_dag_family_is_valid_and_priced_right(seed):
+    graph = _layered_dag(seed, num_intermediates=400, num_inputs=30, num_outputs=8)
+    result = optimize(graph, time_budget_s=0.5, seed=0, methods=("local",))
+    inter = {v.id for v in graph.vertices} - set(graph.inputs) - set(graph.outputs)
+    assert sorted(result.order) == sorted(inter)  # a permutation of the intermediates
+    assert _reference_cost(graph, result.order) == result.cost
+    reference = {
+        "forward": _reference_cost(
+            graph, [v.id for v in graph.vertices if v.id in inter]
+        ),
+    }
+    reference["reverse"] = _reference_cost(
+        graph, [v.id for v in reversed(graph.vertices) if v.id in inter]
+    )
+    assert result.baselines["forward"] == reference["forward"]
+    assert result.baselines["reverse"] == reference["reverse"]
+    assert result.cost <= min(result.baselines.values())
