@@ -57,6 +57,15 @@ def _nested(array: np.ndarray, fmt) -> str:
         return fmt(array.item())
     return "[" + ", ".join(_nested(a, fmt) for a in array) + "]"
 
+#: Scatter primitives, written as calls of these ``jax.lax`` functions.
+_SCATTERS = {
+    "scatter": "scatter",
+    "scatter-add": "scatter_add",
+    "scatter-mul": "scatter_mul",
+    "scatter-min": "scatter_min",
+    "scatter-max": "scatter_max",
+}
+
 
 def fmt(value: Any) -> str:
     """A Python expression (over ``jax``, ``jnp``, ``lax``) that evaluates to ``value``."""
@@ -130,6 +139,8 @@ class _Writer:
                 outs = self.run(inner, inner_consts, operands)
             elif name == "call_exported":
                 outs = self._call_module(eqn, operands)
+            elif name in _SCATTERS:
+                outs = self._scatter(eqn, operands)
             else:
                 prim = f"{name}_p"
                 if getattr(lax, prim, None) is not eqn.primitive:
@@ -150,6 +161,18 @@ class _Writer:
             for var, out in zip(eqn.outvars, outs):
                 env[var] = out
         return [self.atom(v, env) for v in jaxpr.outvars]
+
+    def _scatter(self, eqn: Any, operands: list[str]) -> list[str]:
+        # A scatter's update_jaxpr cannot be written out (and binding without it
+        # overwrites instead of adding), so call the lax function that builds it.
+        skip = ("update_jaxpr", "update_consts")
+        params = ", ".join(
+            f"{k}={fmt(v)}" for k, v in sorted(eqn.params.items()) if k not in skip
+        )
+        out = self.fresh()
+        fn = _SCATTERS[eqn.primitive.name]
+        self.lines.append(f"    {out} = lax.{fn}({', '.join(operands)}, {params})")
+        return [out]
 
     def _call_module(self, eqn: Any, operands: list[str]) -> list[str]:
         import base64
