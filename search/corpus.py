@@ -23,6 +23,7 @@ import numpy as np
 
 from graphs.elimination import ElimGraph, build
 from graphs.ir import Graph
+from search.core import best_baseline_cost
 
 #: Training seeds are drawn below this; validation seeds start here.
 VALIDATION_SEED_BASE = 1_000_000_000
@@ -111,11 +112,8 @@ def elim_of(spec: GraphSpec) -> ElimGraph:
 
 @functools.lru_cache(maxsize=512)
 def best_cost(spec: GraphSpec) -> int:
-    """The best baseline's cost of a spec's graph (at least 1)."""
-    from graphs.baselines import best_baseline
-
-    g = elim_of(spec)
-    return max(best_baseline(g)[1].cost, 1) if g.intermediates else 1
+    """The best baseline's cost of a spec's graph (at least 1; ``search.core``)."""
+    return best_baseline_cost(elim_of(spec))
 
 
 @functools.lru_cache(maxsize=8)

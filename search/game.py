@@ -27,6 +27,7 @@ import numpy as np
 
 from graphs.elimination import ElimGraph, build
 from graphs.ir import Graph
+from search.core import best_baseline_cost
 from search.descriptors import Edges, add, compose, describe, float_dtype
 
 #: Vertex-count buckets; a graph is padded to the smallest one that fits it.
@@ -85,27 +86,13 @@ def bucket_for(num_vertices: int) -> int:
     )
 
 
-#: Up to this many intermediates the default scale runs every graphs baseline.
-GREEDY_SCALE_LIMIT = 256
-
-
 def default_scale(g: ElimGraph) -> float:
     """The best baseline's cost (at least 1): the reward scale of a graph.
 
-    Beyond :data:`GREEDY_SCALE_LIMIT` intermediates the greedy baselines take
-    minutes in pure Python, so the cheaper of forward and reverse is used.
+    Every baseline of ``graphs.baselines``, priced on the graph's fast cost core
+    (``search.core.best_baseline_cost``: in C for scalar graphs).
     """
-    if not g.intermediates:
-        return 1.0
-    if len(g.intermediates) <= GREEDY_SCALE_LIMIT:
-        from graphs.baselines import best_baseline
-
-        return float(max(best_baseline(g)[1].cost, 1))
-    from graphs.elimination import cost_of
-
-    forward = list(g.intermediates)
-    costs = [cost_of(g, order).multiplications for order in (forward, forward[::-1])]
-    return float(max(min(costs), 1))
+    return float(best_baseline_cost(g))
 
 
 def encode(

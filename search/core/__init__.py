@@ -12,6 +12,8 @@ from search.core.base import CostCore
 from search.core.greedy import (
     BASELINE_NAMES,
     baseline_order,
+    best_baseline_cost,
+    core_for,
     greedy_order,
     price_baselines,
 )
@@ -25,12 +27,8 @@ __all__ = [
     "ScalarCore",
     "StructuredCore",
     "baseline_order",
+    "best_baseline_cost",
     "core_for",
     "greedy_order",
     "price_baselines",
 ]
-
-
-def core_for(g) -> CostCore:
-    """The fastest :class:`CostCore` for an elimination graph ``g``."""
-    return ScalarCore(g) if g.is_scalar else StructuredCore(g)

@@ -20,9 +20,16 @@ from collections.abc import Sequence
 from graphs.baselines import GREEDY_RULES, score_terms
 from search.core.base import CostCore
 from search.core.scalar import ScalarCore, now
+from search.core.structured import StructuredCore
 
 #: The baselines in ``graphs.baselines``' order (ties go to the first).
 BASELINE_NAMES = ("forward", "reverse", *GREEDY_RULES)
+
+
+def core_for(g) -> CostCore:
+    """The fastest :class:`CostCore` for an elimination graph ``g``."""
+    return ScalarCore(g) if g.is_scalar else StructuredCore(g)
+
 
 #: Graphs with more intermediates stop pricing a baseline once it costs more
 #: than the best one priced (its work grows with its multiplications).
@@ -158,3 +165,15 @@ def price_baselines(
             skipped[name] = f"costs more than {cap}"
     listed = {name: found[name] for name in BASELINE_NAMES if name in found}
     return listed, skipped
+
+
+def best_baseline_cost(g) -> int:
+    """The cheapest baseline's multiplications of an elimination graph (at least 1).
+
+    The reward scale of the game and the corpus: ``graphs.best_baseline``'s
+    cost, on the graph's fastest core.
+    """
+    if not g.intermediates:
+        return 1
+    found, _ = price_baselines(core_for(g))
+    return max(min(cost for _, cost in found.values()), 1)
