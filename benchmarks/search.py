@@ -7,6 +7,8 @@ exact optimum on random scalar programs with at most 20 intermediates.
 
 Run:  .venv/bin/python benchmarks/search.py --budgets 1,10,60
 Writes benchmarks/results/search.md and benchmarks/results/search_<task>.png.
+``--section scale`` runs the scale section alone (``benchmarks/search_scale.py``:
+1,000–100,000-intermediate DAGs), writing benchmarks/results/search_scale.md.
 """
 
 from __future__ import annotations
@@ -28,9 +30,14 @@ import graphs  # noqa: E402
 from graphs import tasks  # noqa: E402
 from graphs.elimination import build  # noqa: E402
 from search import optimize  # noqa: E402
+from search.core import ScalarCore  # noqa: E402
 from search.fastbaselines import scalar_baselines  # noqa: E402
-from search.fastcost import ScalarModel  # noqa: E402
 from search.local import LocalSearch  # noqa: E402
+
+sys.path.insert(0, str(_HERE))  # the scale section's module, after the package
+from search_scale import main_scale  # noqa: E402
+
+sys.path.remove(str(_HERE))
 
 #: AlphaGrad (Lohoff and Neftci, 2024): reduction vs its best baseline, in %.
 ALPHAGRAD = {
@@ -118,7 +125,7 @@ def local_speed(names, moves):
         g = build(tasks.get(name).graph())
         if not g.is_scalar:
             continue
-        inits = [o for o, _ in scalar_baselines(ScalarModel(g)).values()]
+        inits = [o for o, _ in scalar_baselines(ScalarCore(g)).values()]
         search = LocalSearch(g, seed=0, init_orders=inits)
         start = time.perf_counter()
         search.step(moves)
@@ -421,8 +428,20 @@ def main():
         help="comma-separated seconds for the unseen graphs ('' skips them)",
     )
     parser.add_argument("--out", default=str(RESULTS / "search.md"))
+    parser.add_argument(
+        "--section",
+        default="all",
+        choices=("all", "tasks", "scale"),
+        help="tasks: the task and exact sections; scale: the scale section alone",
+    )
+    parser.add_argument("--scale-sizes", default="1000,3000,10000,100000")
+    parser.add_argument("--scale-budgets", default="1,10,60")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.section in ("all", "scale"):
+        main_scale(args, RESULTS)
+        if args.section == "scale":
+            return
     start = time.perf_counter()
     budgets = [float(b) for b in args.budgets.split(",")]
     names = [n for n in args.tasks.split(",") if n]
