@@ -1,8 +1,8 @@
 """graphs: the graph IR, tracing, JSON format, hashing, cost model, baselines, tasks."""
 
-from graphs.baselines import Baseline, baselines, best_baseline
+from graphs.baselines import Baseline, baselines, best_baseline, cost
 from graphs.control_flow import unroll_limit
-from graphs.elimination import CostReport, ElimGraph, Step, build, cost
+from graphs.elimination import CostReport, ElimGraph, Step, build
 from graphs.errors import GraphError
 from graphs.hashing import CanonicalForm, canonical_form, canonical_hash
 from graphs.ir import Edge, Graph, Literal, Vertex

@@ -1,4 +1,4 @@
-"""Baseline orders: forward, reverse and greedy Markowitz-type heuristics."""
+"""Baseline orders (forward, reverse, greedy Markowitz-type rules) and ``cost`` by name."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from graphs.elimination import (
+    CostReport,
     ElimGraph,
     build,
     cost_of,
@@ -132,3 +133,24 @@ def order_positions(g: ElimGraph, order: str | Sequence[str]) -> list[int]:
             )
         return greedy_order(g, GREEDY[order])
     return resolve_order(g, order)
+
+
+def cost(graph: Graph | ElimGraph, order: str | Sequence[str]) -> CostReport:
+    """The multiplications and additions that eliminating ``order`` costs.
+
+    Args:
+      graph: a program or structure-only graph (or its elimination graph).
+      order: a permutation of the intermediate ids, ``"forward"``, ``"reverse"``,
+        or a baseline name (``"markowitz"`` …).
+
+    Returns:
+      A :class:`CostReport`.
+
+    Example:
+      >>> g = graphs.load({"format": "ccelim.graph/1", "inputs": ["x"],
+      ...     "outputs": ["y"], "edges": [["x", "v"], ["v", "y"]]})
+      >>> graphs.cost(g, ["v"]).multiplications
+      1
+    """
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    return cost_of(g, order_positions(g, order))

@@ -357,29 +357,6 @@ def cost_of(g: ElimGraph, order: Sequence[int]) -> CostReport:
     return CostReport(tuple(g.ids[v] for v in order), total_m, total_a, tuple(steps))
 
 
-def cost(graph: Graph | ElimGraph, order: str | Sequence[str]) -> CostReport:
-    """The multiplications and additions that eliminating ``order`` costs.
-
-    Args:
-      graph: a program or structure-only graph (or its elimination graph).
-      order: a permutation of the intermediate ids, ``"forward"``, ``"reverse"``,
-        or a baseline name (``"markowitz"`` …).
-
-    Returns:
-      A :class:`CostReport`.
-
-    Example:
-      >>> g = graphs.load({"format": "ccelim.graph/1", "inputs": ["x"],
-      ...     "outputs": ["y"], "edges": [["x", "v"], ["v", "y"]]})
-      >>> graphs.cost(g, ["v"]).multiplications
-      1
-    """
-    from graphs.baselines import order_positions
-
-    g = graph if isinstance(graph, ElimGraph) else build(graph)
-    return cost_of(g, order_positions(g, order))
-
-
 def structure_only(graph: Graph) -> Graph:
     """The structure-only view of a graph: explicit edges with their partials."""
     if not graph.is_program:
