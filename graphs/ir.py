@@ -29,9 +29,21 @@ NODE = "node"
 class Literal:
     """A constant operand written into the program (``2.0`` in ``x * 2.0``)."""
 
-    value: Any  # a Python number or nested lists of numbers
+    value: Any  # a Python number or nested tuples of numbers
     shape: tuple[int, ...] = ()
     dtype: str = "float32"
+
+    def __post_init__(self):
+        # Nested lists become nested tuples, so that a Literal (and a Graph) is
+        # hashable whatever built it.
+        if isinstance(self.value, list):
+            object.__setattr__(self, "value", _nested_tuples(self.value))
+
+
+def _nested_tuples(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_nested_tuples(v) for v in value)
+    return value
 
 
 Operand = str | Literal

@@ -30,7 +30,7 @@ from graphs.generic import (
     primitive_table,
     result_index,
 )
-from graphs.ir import Vertex
+from graphs.ir import Literal, Vertex
 from graphs.structure import Structure
 
 
@@ -64,6 +64,27 @@ def vertex_fn(vertex: Vertex) -> Callable[..., jax.Array]:
         k: v for k, v in _params.decode_all(vertex.params).items() if k not in RESERVED
     }
     return bind_fn(primitive(vertex.op), params, result_index(vertex))
+
+
+def check_shapes(vertex: Vertex, by_id: Any) -> None:
+    """Raises ``ValueError`` unless JAX gives the vertex's declared shape and dtype.
+
+    Abstract evaluation only (``jax.eval_shape``): a generic vertex read from a
+    document is checked when it is loaded, not when its kernel first runs.
+    """
+    specs = []
+    for operand in vertex.operands:
+        if isinstance(operand, Literal):
+            specs.append(jax.ShapeDtypeStruct(tuple(operand.shape), operand.dtype))
+        else:
+            source = by_id[operand]
+            specs.append(jax.ShapeDtypeStruct(tuple(source.shape), source.dtype))
+    out = jax.eval_shape(vertex_fn(vertex), *specs)
+    if tuple(out.shape) != tuple(vertex.shape) or str(out.dtype) != vertex.dtype:
+        raise ValueError(
+            f"JAX gives {vertex.op} a result of shape {list(out.shape)} and dtype "
+            f"{out.dtype} here, not {list(vertex.shape)} {vertex.dtype}"
+        )
 
 
 def jvp_core(

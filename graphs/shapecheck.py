@@ -18,6 +18,7 @@ from graphs.ir import INPUT, PARAMETER, Graph, Vertex
 from graphs.primitives import (
     ELEMENTWISE_BINARY,
     ELEMENTWISE_UNARY,
+    GENERIC,
     operand_types,
     rule_for,
 )
@@ -76,6 +77,10 @@ def check_program_shapes(graph: Graph, index: dict[str, int]) -> None:
                     )
         try:
             _check_op_shapes(v, literal_shapes)
+            if rule_for(v.op) is GENERIC:
+                from graphs.linearize import check_shapes
+
+                check_shapes(v, graph.by_id)
             partials = rule_for(v.op).structure_fn(v, shapes, dtypes)
             if len(partials) != len(shapes):
                 raise ValueError(f"expected {len(shapes)} partials")

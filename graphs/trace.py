@@ -81,6 +81,13 @@ class _Builder:
     def add(
         self, op: str, operands: Sequence[Operand], params: dict, aval: Any, where: str
     ) -> str:
+        dtype = np.dtype(aval.dtype)
+        if np.issubdtype(dtype, np.complexfloating) and self._reads_floats(operands):
+            raise GraphError(
+                f"{op} at {where} makes a complex value from real ones; ccelim "
+                "differentiates real programs only: compute with real and imaginary "
+                "parts (or jax.lax.stop_gradient a constant complex part)"
+            )
         vid = self.new_id()
         self.vertices.append(
             Vertex(
@@ -93,6 +100,14 @@ class _Builder:
             )
         )
         return vid
+
+    def _reads_floats(self, operands: Sequence[Operand]) -> bool:
+        ids = {o for o in operands if isinstance(o, str)}
+        return any(
+            v.id in ids
+            and (v.dtype.startswith("float") or v.dtype.startswith("complex"))
+            for v in self.vertices
+        )
 
     def run(
         self,

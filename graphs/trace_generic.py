@@ -83,6 +83,8 @@ def add_generic(
     except GraphError:  # parameters hold code (jaxprs): the exported form
         bindable = False
     if bindable:
+        if float_in and float_out:
+            _check_jvp(eqn, operands, where)
         ids = []
         for k, var in enumerate(eqn.outvars):
             params = dict(eqn.params)
@@ -91,6 +93,39 @@ def add_generic(
             ids.append(builder.add(name, operands, params, var.aval, where))
         return ids
     return _add_exported(builder, eqn, operands, where)
+
+
+def _check_jvp(eqn: Any, operands: list[Operand], where: str) -> None:
+    """Traces (abstractly, no compile) the JVP the kernel will take; JAX's refusal
+    becomes an error naming the user's line now rather than at kernel build time."""
+    import jax
+
+    prim, params = eqn.primitive, dict(eqn.params)
+    live = [
+        i
+        for i, (v, o) in enumerate(zip(eqn.invars, operands))
+        if _is_float(v.aval.dtype) and not isinstance(o, Literal)
+    ]
+
+    def jvp(*xs):
+        def f(*floats):
+            ops = list(xs)
+            for i, x in zip(live, floats):
+                ops[i] = x
+            return prim.bind(*ops, **params)
+
+        floats = [xs[i] for i in live]
+        return jax.jvp(f, floats, floats)[1]
+
+    specs = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in eqn.invars]
+    try:
+        jax.eval_shape(jvp, *specs)
+    except Exception as err:  # noqa: BLE001 - JAX's own refusal, with the user's line
+        raise GraphError(
+            f"JAX cannot differentiate primitive {prim.name!r} (at {where}): "
+            f"{type(err).__name__}: {err}; wrap the call in jax.lax.stop_gradient if "
+            "its derivative is zero for you, or give it a jax.custom_jvp rule"
+        ) from None
 
 
 def _add_exported(builder: Builder, eqn: Any, operands: list[Operand], where: str):
