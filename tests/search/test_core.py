@@ -165,3 +165,21 @@ def test_optimize_on_an_unseen_dag_family_is_valid_and_priced_right(seed):
     assert result.baselines["forward"] == reference["forward"]
     assert result.baselines["reverse"] == reference["reverse"]
     assert result.cost <= min(result.baselines.values())
+
+
+def test_baselines_past_the_deadline_are_skipped_and_named():
+    # The first baseline always runs (the result needs a floor); the rest are
+    # skipped once the deadline has passed, and say why.
+    import time
+
+    from search.core import baseline_order
+
+    g = build(random_graph(2, num_inputs=6, num_nodes=60, num_outputs=2))
+    found, skipped = price_baselines(ScalarCore(g), deadline=time.perf_counter() - 1)
+    first, *rest = baseline_order(len(g.inputs), len(g.outputs))
+    assert first == "reverse"  # fewer outputs than inputs
+    assert (
+        list(found) == [first]
+        and found[first][1] == cost_of(g, found[first][0]).multiplications
+    )
+    assert skipped == dict.fromkeys(rest, "budget")
