@@ -7,6 +7,7 @@ from pathlib import Path
 from service import (
     cli_graphs,  # noqa: F401  (each import registers commands)
     cli_kernel,  # noqa: F401
+    cli_policy,  # noqa: F401
     cli_search,  # noqa: F401
     cli_service,  # noqa: F401
     cli_train,  # noqa: F401
