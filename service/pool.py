@@ -98,26 +98,41 @@ class _Worker:
 
     async def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         loop = asyncio.get_running_loop()
+        fd = self.conn.fileno()
+        # The event loop may leave the pipe non-blocking (uvloop does, for
+        # add_reader); a Connection needs it blocking to move whole messages, and
+        # large ones move in a thread so that the loop never waits on them.
+        os.set_blocking(fd, True)
         try:
-            self.conn.send((fn, args, kwargs))
-        except (BrokenPipeError, OSError) as err:
+            await loop.run_in_executor(None, self.conn.send, (fn, args, kwargs))
+        except OSError as err:
             raise WorkerDied("the worker process died before its task began") from err
         readable = loop.create_future()
-        fd = self.conn.fileno()
         loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
         try:
             await readable
         finally:
             loop.remove_reader(fd)
+        os.set_blocking(fd, True)
         try:
-            status, value = self.conn.recv()
+            status, value = await loop.run_in_executor(None, self.conn.recv)
         except (EOFError, OSError) as err:
             raise WorkerDied(
-                "the worker process died before it finished (killed or out of memory)"
+                f"the worker process died before it finished ({self._how()})"
             ) from err
         if status == "error":
             raise RuntimeError(value)
         return value
+
+    def _how(self) -> str:
+        """How the process ended, once it has (waits at most a second)."""
+        self.process.join(1)
+        code = self.process.exitcode
+        if code is None:
+            return "killed or out of memory"
+        if code < 0:
+            return f"killed by signal {-code}"
+        return f"exit code {code}"
 
     def kill(self) -> None:
         if self.process.is_alive():
