@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,32 +13,13 @@ import search
 from graphs.tasks.realistic import DIFF_ARGNUMS, REALISTIC
 from tests.interpreter.helpers import assert_trees_close, check_program
 
-HAVE_GENERIC = importlib.util.find_spec("graphs.trace_generic") is not None
-#: conv_general_dilated, lu (solve), sort and top_k need the generic rule.
-NEEDS_GENERIC = {"cnn_layer", "kalman_step", "topk_loss"}
-
-
-def _params():
-    return [
-        pytest.param(
-            name,
-            id=name,
-            marks=pytest.mark.xfail(
-                name in NEEDS_GENERIC and not HAVE_GENERIC,
-                reason="needs the generic rule (graphs.trace_generic, issue #11 part A)",
-                strict=True,
-            ),
-        )
-        for name in REALISTIC
-    ]
-
 
 def _args(name):
     fn, example_args = REALISTIC[name]
     return fn, [jnp.asarray(a) for a in example_args()]
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", list(REALISTIC))
 def test_realistic_program_is_exact(name):
     fn, args = _args(name)
     check_program(fn, *args, argnums=DIFF_ARGNUMS[name])
@@ -48,11 +27,7 @@ def test_realistic_program_is_exact(name):
 
 @pytest.mark.parametrize(
     "name",
-    [
-        p
-        for p in _params()
-        if p.id in ("rk4_lotka_volterra", "particles_lj", "kalman_step")
-    ],
+    ["rk4_lotka_volterra", "particles_lj", "kalman_step"],
 )
 def test_realistic_program_with_a_searched_order_is_exact_under_jit_and_vmap(name):
     fn, args = _args(name)
