@@ -138,6 +138,13 @@ def _conv(vertex, i, shape):
     return pairs
 
 
+def _reduce(vertex, i, shape):
+    """A reduction's kept axes pair with the output's, in order."""
+    axes = {int(a) % max(len(shape), 1) for a in vertex.param_dict["axes"]}
+    kept = iter(range(len(shape) - len(axes)))
+    return [None if ax in axes else next(kept) for ax in range(len(shape))]
+
+
 _MATRIX = _leading(lambda i: 2)
 
 #: Batch-axis rules of primitives whose generic partial is sparse in a known way.
@@ -148,6 +155,8 @@ BATCH_AXES: dict[str, PairFn] = {
     "cummin": _along_axis("axis"),
     "cumlogsumexp": _along_axis("axis"),
     "sort": _sort,
+    "top_k": _leading(lambda i: 1),
+    "reduce_prod": _reduce,
     "cholesky": _MATRIX,
     "lu": _MATRIX,
     "qr": _MATRIX,

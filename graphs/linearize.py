@@ -87,6 +87,43 @@ def check_shapes(vertex: Vertex, by_id: Any) -> None:
         )
 
 
+def _vjp_core(fn, operands, i: int, partial: Structure) -> jax.Array:
+    """:func:`jvp_core` by VJPs, one per element of the active *output* axes."""
+    x = jnp.asarray(operands[i])
+    out_shape = tuple(partial.out_shape)
+    in_labels = partial.in_labels
+    active_out = [
+        k for k, label in enumerate(partial.out_labels) if label not in in_labels
+    ]
+    active_in = active_in_axes(partial)
+    shape = tuple(out_shape[a] for a in active_out)
+    n = math.prod(shape)
+    expand = tuple(
+        out_shape[a] if a in active_out else 1 for a in range(len(out_shape))
+    )
+
+    def f(y):
+        ops = list(operands)
+        ops[i] = y
+        return fn(*ops)
+
+    _, pullback = jax.vjp(f, x)
+
+    def one(e):
+        return pullback(jnp.broadcast_to(jnp.reshape(e, expand), out_shape))[0]
+
+    basis = jnp.reshape(jnp.eye(n, dtype=x.dtype), (n,) + shape)
+    rows = jnp.reshape(jax.vmap(one)(basis), shape + tuple(x.shape))
+    # rows: active out axes, then input axes; the core wants the output's axes in
+    # order (a paired one read off its input axis), then the active input axes.
+    where_in = {label: len(shape) + k for k, label in enumerate(in_labels)}
+    perm = [
+        active_out.index(a) if a in active_out else where_in[label]
+        for a, label in enumerate(partial.out_labels)
+    ] + [len(shape) + k for k in active_in]
+    return jnp.transpose(rows, perm)
+
+
 def jvp_core(
     fn: Callable[..., jax.Array],
     operands: Sequence[jax.Array],
@@ -99,6 +136,11 @@ def jvp_core(
     a basis vector there and ones along the paired axes: since the partial is zero
     off the pairs' diagonals, the JVP gives exactly the diagonal values.
 
+    Where the active output axes have fewer elements than the active input axes,
+    VJPs with basis cotangents give the same core with fewer evaluations (a
+    ``reduce_prod``: one VJP, not one JVP per input); a primitive JAX cannot
+    transpose falls back to JVPs.
+
     Returns:
       An array of shape ``partial.out_shape + active input shape``.
     """
@@ -107,6 +149,17 @@ def jvp_core(
     in_shape = tuple(x.shape)
     active_shape = tuple(in_shape[a] for a in active)
     n = math.prod(active_shape)
+    paired = set(partial.in_labels)
+    n_out = math.prod(
+        d
+        for d, label in zip(partial.out_shape, partial.out_labels)
+        if label not in paired
+    )
+    if n_out < n:
+        try:
+            return _vjp_core(fn, operands, i, partial)
+        except Exception:  # noqa: BLE001 - no transpose rule: forward mode below
+            pass
     expand = tuple(in_shape[a] if a in active else 1 for a in range(len(in_shape)))
 
     def f(y):

@@ -111,6 +111,18 @@ def test_multi_operand_sort_differentiates_the_values_only():
     assert sources == {"x1"}  # the permutation is piecewise constant in the keys
 
 
+def test_reductions_and_top_k_pair_their_kept_axes_and_use_reverse_mode():
+    # Fewer active outputs than inputs: the cores come from VJPs (one per output).
+    g = check_generic(lambda x: jnp.prod(x + 2.0, axis=1), MAT, ops=("reduce_prod",))
+    (vertex,) = [v for v in g.vertices if v.op == "reduce_prod"]
+    (partial,) = [p for (s, d, p) in graph_edges(g) if d == vertex.id]
+    assert partial.core_shape == (2, 4)  # rows paired
+    g = check_generic(lambda x: lax.top_k(x * x, 3)[0], MAT, ops=("top_k",))
+    (vertex,) = [v for v in g.vertices if v.op == "top_k" and v.dtype == "float64"]
+    (partial,) = [p for (s, d, p) in graph_edges(g) if d == vertex.id]
+    assert partial.core_shape == (2, 3, 4)
+
+
 # ------------------------------------------------------------------- convolution
 
 
