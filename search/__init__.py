@@ -9,7 +9,9 @@ from search.game import GameState
 from search.local import LocalResult, LocalSearch, anneal, greedy_randomized
 from search.mcts import MCTSResult, run_mcts
 from search.net import NetConfig, load_params, make_network, save_params
+from search.net_policy import PolicyWeights
 from search.optimize import OptimizeResult, optimize
+from search.policy import load_policy_weights, policy_order
 from search.training import (
     LearnerConfig,
     ReplayBuffer,
@@ -31,6 +33,7 @@ __all__ = [
     "MCTSResult",
     "NetConfig",
     "OptimizeResult",
+    "PolicyWeights",
     "ReplayBuffer",
     "ScalarModel",
     "SelfPlayConfig",
@@ -42,9 +45,11 @@ __all__ = [
     "exact_optimum",
     "greedy_randomized",
     "load_params",
+    "load_policy_weights",
     "make_network",
     "optimize",
     "play_episodes",
+    "policy_order",
     "run_mcts",
     "save_params",
     "scalar_baselines",

@@ -26,6 +26,12 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   (``search.local``), started from the baselines:
   two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles;
+* ``policy`` — the learned constructive policy (``search.policy``, the shipped
+  ``search/models/policy.msgpack`` or ``policy=``) on graphs of at least
+  :data:`POLICY_MIN` intermediates, once, right after the baselines: its greedy
+  order is offered (method ``"policy"``) and seeds annealing beside the
+  baselines. Past the deadline it is dropped (noted); with ``max_chunks`` it
+  always completes, so the result still depends on the seed only;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
   :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles, while at least
   :data:`MCTS_MIN_REMAINING_S` remain (its jit compile is only worth it for long
@@ -55,11 +61,12 @@ from search.fastcost import ScalarModel
 from search.local import LocalSearch
 from search.window import WindowSearch
 
-METHODS = ("baselines", "exact", "local", "mcts")
+METHODS = ("baselines", "exact", "local", "policy", "mcts")
+POLICY_MIN = 40  # smaller graphs: exact search and annealing do better alone
 EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
 ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
-BASELINE_SHARE = 0.5  # baselines not priced by then are skipped
+BASELINE_SHARE = 0.25  # baselines not priced by then are skipped
 WINDOW_MAX = 600  # windows work on Python-int bitsets: not on bigger graphs
 VERIFY_MAX = 300  # bigger scalar graphs are re-priced by the C core, not graphs.cost
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
@@ -84,7 +91,8 @@ class OptimizeResult:
       order: the order, as the graph's own intermediate vertex ids.
       cost: its multiplications (as ``graphs.cost`` counts them).
       method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"``
-        (annealing), ``"local:window"`` (exact window re-ordering) or ``"mcts"``.
+        (annealing), ``"local:window"`` (exact window re-ordering), ``"policy"``
+        (the learned policy's order) or ``"mcts"``.
       baselines: every baseline's cost, by name.
       lower_bound: a proven lower bound on the optimum (``== cost`` when proven
         optimal), or ``None`` where no exact search ran.
@@ -145,6 +153,22 @@ class _Best:
         return True
 
 
+def _policy_order(g, core, weights, deadline, notes) -> tuple[list[int], int] | None:
+    """The learned policy's greedy order and its cost (``None``: no model, or
+    past ``deadline``, noted)."""
+    from search.policy import load_policy_weights, policy_order
+
+    weights = weights if weights is not None else load_policy_weights()
+    if weights is None:
+        notes.append("policy: no model shipped")
+        return None
+    order = policy_order(g, weights, deadline=deadline)
+    if order is None:
+        notes.append("policy: skipped, past the deadline")
+        return None
+    return order, int(sum(core.order_costs(order)))
+
+
 def optimize(
     graph: Graph | ElimGraph,
     *,
@@ -154,6 +178,7 @@ def optimize(
     params: Any = None,
     progress_fn: ProgressFn | None = None,
     max_chunks: int | None = None,
+    policy: Any = None,
 ) -> OptimizeResult:
     """The cheapest elimination order the portfolio finds within ``time_budget_s``.
 
@@ -161,13 +186,16 @@ def optimize(
       graph: a program graph, a structure-only graph, or an elimination graph.
       time_budget_s: wall-clock budget in seconds (the baselines always run).
       seed: random seed of the local search and MCTS.
-      methods: a subset of ``("baselines", "exact", "local", "mcts")``; default
-        all, MCTS only with ``params``. The baselines are always priced, as the
-        floor of the result.
+      methods: a subset of ``("baselines", "exact", "local", "policy",
+        "mcts")``; default all, MCTS only with ``params``. The baselines are
+        always priced, as the floor of the result; only ``"policy"`` and
+        ``"mcts"`` run a network.
       params: trained network parameters for MCTS (``None``: uniform prior).
       progress_fn: ``progress_fn(elapsed_s, best_cost, method)`` on improvements.
       max_chunks: stop after this many work chunks even if time is left; with it
         the result depends on the seed only, not on the machine's speed.
+      policy: ``search.policy.PolicyWeights`` for the ``"policy"`` method
+        (``None``: the shipped model; none shipped: the method is skipped).
 
     Returns:
       An :class:`OptimizeResult` whose order is in the graph's own vertex ids.
@@ -178,7 +206,7 @@ def optimize(
     """
     start = time.perf_counter()
     if methods is None:  # MCTS with a uniform prior rarely beats annealing
-        methods = METHODS if params is not None else METHODS[:3]
+        methods = METHODS if params is not None else METHODS[:4]
     chosen = tuple(methods)
     unknown = sorted(set(chosen) - set(METHODS))
     if unknown:
@@ -216,6 +244,16 @@ def optimize(
     inits = [order for _, (order, _) in ranked]
     name0, (_, cost0) = ranked[0]
     best.offer(inits[0], cost0, f"baseline:{name0}")
+    if "policy" in chosen and n >= POLICY_MIN:
+        found_policy = _policy_order(
+            g, core, policy, None if max_chunks is not None else deadline, notes
+        )
+        if found_policy is not None:
+            best.offer(*found_policy, "policy")
+            ranked = sorted(
+                [*ranked, ("policy", found_policy)], key=lambda kv: kv[1][1]
+            )
+            inits = [order for _, (order, _) in ranked]
 
     lower_bound = None
     if n == 0:

@@ -1,4 +1,4 @@
-"""The learned constructive policy: orders from per-vertex scores, rescored incrementally.
+"""The learned constructive policy: orders from per-vertex scores, rescored locally.
 
 A vertex's feature row (:data:`NUM_FEATURES` columns) has two parts:
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,7 @@ def static_features(pred, succ, intermediates) -> np.ndarray:
 
 
 def _neighbour_mean(base: np.ndarray, adjacency) -> np.ndarray:
-    """``[N, C]`` mean of ``base``'s rows over each vertex's ``adjacency`` (0 if none)."""
+    """``[N, C]`` mean of ``base``'s rows over each vertex's ``adjacency`` (or 0)."""
     counts = np.array([len(a) for a in adjacency])
     dst = np.repeat(np.arange(len(adjacency)), counts)
     src = np.fromiter((u for a in adjacency for u in a), np.int64, int(counts.sum()))
@@ -175,7 +176,8 @@ def policy_order(
     sample: bool = False,
     temperature: float = 1.0,
     seed: int = 0,
-) -> list[int]:
+    deadline: float | None = None,
+) -> list[int] | None:
     """An order of ``g``'s intermediates (positions) built by the policy.
 
     Greedy: eliminates the remaining intermediate of highest score (ties: lowest
@@ -189,9 +191,10 @@ def policy_order(
       sample: perturb the scores (see above).
       temperature: scale of the scores before the noise.
       seed: noise seed.
+      deadline: ``time.perf_counter()`` seconds; past it the order is dropped.
 
     Returns:
-      A permutation of ``g.intermediates``.
+      A permutation of ``g.intermediates`` (``None`` past ``deadline``).
 
     Example:
       >>> order = policy_order(g, load_policy_weights())
@@ -219,6 +222,9 @@ def policy_order(
         if not remaining[v] or seen != version[v]:
             continue
         order.append(v)
+        if deadline is not None and not len(order) % 64:
+            if time.perf_counter() > deadline:
+                return None
         touched = state.eliminate(v)
         if touched:
             for u, s in zip(touched, score(touched), strict=True):

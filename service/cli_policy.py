@@ -23,7 +23,8 @@ def train_policy_command(
     min_size: Annotated[int, Opt(help="Smallest random graph.")] = 20,
     max_size: Annotated[int, Opt(help="Largest random DAG (intermediates).")] = 2000,
     expert_max_s: Annotated[float, Opt(help="Expert budget cap per graph (s).")] = 5.0,
-    updates: Annotated[int, Opt(help="Learner updates.")] = 1500,
+    updates: Annotated[int, Opt(help="Learner updates a round.")] = 1000,
+    rounds: Annotated[int, Opt(help="Expert-iteration rounds.")] = 2,
     steps_per_graph: Annotated[int, Opt(help="Expert steps per graph.")] = 64,
     learning_rate: Annotated[float, Opt(help="Adam step size.")] = 1e-3,
     seed: Annotated[int, Opt(help="Corpus and init seed.")] = 0,
@@ -37,15 +38,16 @@ def train_policy_command(
         max_size=max_size,
         expert_max_s=expert_max_s,
         num_updates=updates,
+        rounds=rounds,
         steps_per_graph=steps_per_graph,
         learning_rate=learning_rate,
         seed=seed,
     )
     command = "ccelim " + shlex.join(sys.argv[1:])
     meta = train_policy(config, out, command=command, log_fn=typer.echo)
-    loss = meta["loss"]
+    last = meta["rounds"][-1]
     typer.echo(
-        f"wrote {out}: loss {loss['train_before']:.3f} -> {loss['train_after']:.3f} "
-        f"(held-out {loss['held_out_before']:.3f} -> {loss['held_out_after']:.3f}), "
-        f"labelling {meta['label_seconds']} s, learning {meta['learn_seconds']} s"
+        f"wrote {out}: held-out loss {meta['rounds'][0]['held_out_loss_before']:.3f}"
+        f" -> {last['held_out_loss_after']:.3f}, labelling {meta['label_seconds']} s,"
+        f" learning {meta['learn_seconds']} s"
     )

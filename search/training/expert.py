@@ -29,7 +29,12 @@ import optax
 
 from graphs.elimination import ElimGraph
 from search.corpus import VALIDATION_SEED_BASE, GraphSpec, elim_of
-from search.net_policy import HAIKU_VERSION, policy_network, save_policy
+from search.net_policy import (
+    HAIKU_VERSION,
+    params_to_weights,
+    policy_network,
+    save_policy,
+)
 from search.policy import NUM_FEATURES, PolicyState
 
 
@@ -80,7 +85,8 @@ class ExpertConfig:
       expert_s_per_1000: the expert's budget per 1,000 intermediates, on top of
         ``expert_min_s``; at most ``expert_max_s``.
       steps_per_graph: expert steps sampled from each graph's order.
-      num_updates, batch_steps, learning_rate: the learner.
+      num_updates, batch_steps, learning_rate: the learner (updates a round).
+      rounds: expert-iteration rounds (:func:`train_policy`).
       hidden: the network's hidden sizes.
       seed: drawing the corpus (seeds below ``VALIDATION_SEED_BASE``) and the init.
     """
@@ -94,7 +100,8 @@ class ExpertConfig:
     expert_s_per_1000: float = 2.0
     expert_max_s: float = 5.0
     steps_per_graph: int = 64
-    num_updates: int = 1500
+    num_updates: int = 1000
+    rounds: int = 2
     batch_steps: int = 16
     learning_rate: float = 1e-3
     hidden: tuple[int, ...] = (32, 32)
@@ -102,7 +109,11 @@ class ExpertConfig:
 
 
 def training_specs(config: ExpertConfig) -> list[GraphSpec]:
-    """The training graphs: seeds drawn below ``VALIDATION_SEED_BASE``."""
+    """The training graphs: seeds drawn below ``VALIDATION_SEED_BASE``.
+
+    DAGs vary their shape too: ``kind`` is ``"<inputs>,<outputs>,<max_preds>"``
+    (2-16 inputs, 1-8 outputs, 2-5 operands), read by :func:`graph_of_spec`.
+    """
     rng = np.random.default_rng([config.seed, 14])
     specs = []
     lo, hi = np.log(config.min_size), np.log(config.max_size)
@@ -114,20 +125,45 @@ def training_specs(config: ExpertConfig) -> list[GraphSpec]:
                 "program", seed, min(size, config.max_program_size), "scalar"
             )
         else:
-            spec = GraphSpec("dag", seed, size, "")
+            shape = (rng.integers(2, 17), rng.integers(1, 9), rng.integers(2, 6))
+            spec = GraphSpec("dag", seed, size, ",".join(str(int(k)) for k in shape))
         specs.append(spec)
     return specs
 
 
-def expert_order(g: ElimGraph, budget_s: float, *, seed: int = 0) -> list[int]:
-    """The network-free portfolio's order of ``g`` (positions)."""
+def graph_of_spec(spec: GraphSpec) -> ElimGraph:
+    """The elimination graph of a :func:`training_specs` spec."""
+    if spec.source != "dag" or not spec.kind:
+        return elim_of(spec)
+    from graphs.elimination import build
+    from graphs.random_programs import random_dag
+
+    inputs, outputs, max_preds = (int(k) for k in spec.kind.split(","))
+    return build(
+        random_dag(
+            spec.seed,
+            num_intermediates=spec.size,
+            num_inputs=inputs,
+            num_outputs=outputs,
+            max_preds=max_preds,
+        )
+    )
+
+
+def expert_order(
+    g: ElimGraph, budget_s: float, *, seed: int = 0, policy: Any = None
+) -> tuple[list[int], float]:
+    """The portfolio's order of ``g`` (positions) and its cost over the best
+    baseline's: without any network, or
+    with ``policy`` (``search.policy.PolicyWeights``) seeding it."""
     from search.optimize import optimize
 
+    methods = ("baselines", "exact", "local") + (("policy",) if policy else ())
     result = optimize(
-        g, time_budget_s=budget_s, seed=seed, methods=("baselines", "exact", "local")
+        g, time_budget_s=budget_s, seed=seed, methods=methods, policy=policy
     )
     index = {vid: i for i, vid in enumerate(g.ids)}
-    return [index[v] for v in result.order]
+    return [index[v] for v in result.order], result.cost / max(result.best_baseline, 1)
 
 
 def examples_of(
@@ -155,7 +191,7 @@ def examples_of(
 
 
 def pack(examples: Sequence[Example], num_rows: int, num_steps: int) -> Batch:
-    """Packs examples into a :class:`Batch` of ``num_rows`` rows, ``num_steps`` steps."""
+    """Packs examples into a :class:`Batch` (``num_rows`` rows, ``num_steps`` steps)."""
     rows = np.zeros((num_rows, NUM_FEATURES), np.float32)
     segment = np.full(num_rows, num_steps, np.int32)
     target = np.zeros(num_steps, np.int32)
@@ -262,54 +298,75 @@ def train_policy(
     command: str = "",
     log_fn: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Labels the corpus with the expert, fits the policy, writes the model file.
+    """Expert iteration: label, fit, and label again with the policy's help.
+
+    Round 0's expert is the portfolio without any network; from round 1 on the
+    portfolio also gets the current policy's order (``methods`` with
+    ``"policy"``), so its orders can only get better; each round labels new
+    graphs, the examples accumulate and the learner continues. Every eighth
+    graph's examples are held out of the updates (the held-out loss).
 
     Returns:
       The metadata written into the model file (losses, timings, corpus).
     """
     started = time.time()
     rng = np.random.default_rng([config.seed, 15])
-    specs = training_specs(config)
-    examples: list[Example] = []
-    held: list[Example] = []
-    labelled = []
-    t0 = time.perf_counter()
-    for i, spec in enumerate(specs):
-        try:
-            g = elim_of(spec)
-        except Exception as err:  # noqa: BLE001 - a generator failure is skipped
-            log_fn(f"skip {spec}: {type(err).__name__}")
-            continue
-        n = len(g.intermediates)
-        if n < 2 or not g.is_scalar:
-            continue
-        budget = min(
-            config.expert_max_s,
-            config.expert_min_s + config.expert_s_per_1000 * n / 1000,
-        )
-        order = expert_order(g, budget, seed=i)
-        found = examples_of(g, order, max_steps=config.steps_per_graph, rng=rng)
-        (held if i % 8 == 7 else examples).extend(found)
-        labelled.append({"source": spec.source, "seed": spec.seed, "n": n})
-        log_fn(f"[{i + 1}/{len(specs)}] {spec.source} n={n} expert {budget:.1f}s")
-    label_s = time.perf_counter() - t0
-
     init_fn, train_step, loss_fn = make_learner(config)
     step_fn = jax.jit(train_step)
     eval_fn = jax.jit(loss_fn)
     state = init_fn(jax.random.key(config.seed))
-    first_train = mean_loss(eval_fn, state.params, examples, config)
-    first_held = mean_loss(eval_fn, state.params, held, config)
-    log_fn(f"loss before: train {first_train:.4f} held-out {first_held:.4f}")
-    t1 = time.perf_counter()
-    for k in range(config.num_updates):
-        state, metrics = step_fn(state, batches(examples, config, rng))
-        if (k + 1) % 250 == 0:
-            log_fn(f"update {k + 1}: batch loss {float(metrics['loss']):.4f}")
-    learn_s = time.perf_counter() - t1
-    last_train = mean_loss(eval_fn, state.params, examples, config)
-    last_held = mean_loss(eval_fn, state.params, held, config)
-    log_fn(f"loss after: train {last_train:.4f} held-out {last_held:.4f}")
+    examples: list[Example] = []
+    held: list[Example] = []
+    labelled, rounds = [], []
+    label_s = learn_s = 0.0
+    for r in range(config.rounds):
+        policy = params_to_weights(state.params) if r else None
+        t0 = time.perf_counter()
+        ratios = []
+        specs = training_specs(dataclasses.replace(config, seed=config.seed + 7919 * r))
+        for i, spec in enumerate(specs):
+            try:
+                g = graph_of_spec(spec)
+            except Exception as err:  # noqa: BLE001 - a generator failure is skipped
+                log_fn(f"skip {spec}: {type(err).__name__}")
+                continue
+            n = len(g.intermediates)
+            if n < 2 or not g.is_scalar:
+                continue
+            budget = min(
+                config.expert_max_s,
+                config.expert_min_s + config.expert_s_per_1000 * n / 1000,
+            )
+            order, ratio = expert_order(g, budget, seed=i, policy=policy)
+            found = examples_of(g, order, max_steps=config.steps_per_graph, rng=rng)
+            (held if i % 8 == 7 else examples).extend(found)
+            ratios.append(ratio)
+            labelled.append(
+                {"round": r, "source": spec.source, "seed": spec.seed, "n": n}
+            )
+            log_fn(
+                f"round {r} [{i + 1}/{len(specs)}] {spec.source} n={n} "
+                f"expert {budget:.1f}s: {ratio:.3f} x best baseline"
+            )
+        label_s += time.perf_counter() - t0
+        before = mean_loss(eval_fn, state.params, held, config)
+        t1 = time.perf_counter()
+        for k in range(config.num_updates):
+            state, metrics = step_fn(state, batches(examples, config, rng))
+            if (k + 1) % 250 == 0:
+                log_fn(f"update {k + 1}: batch loss {float(metrics['loss']):.4f}")
+        learn_s += time.perf_counter() - t1
+        after = mean_loss(eval_fn, state.params, held, config)
+        rounds.append(
+            {
+                "round": r,
+                "expert_cost_over_best_baseline": float(np.mean(ratios)),
+                "held_out_loss_before": before,
+                "held_out_loss_after": after,
+                "train_loss_after": mean_loss(eval_fn, state.params, examples, config),
+            }
+        )
+        log_fn(f"round {r}: {rounds[-1]}")
     metadata = {
         "command": command,
         "started_unix": started,
@@ -321,13 +378,9 @@ def train_policy(
         "corpus": labelled,
         "num_examples": len(examples),
         "num_held_out_examples": len(held),
-        "loss": {
-            "train_before": first_train,
-            "train_after": last_train,
-            "held_out_before": first_held,
-            "held_out_after": last_held,
-        },
-        "expert": "search.optimize(methods=('baselines', 'exact', 'local'))",
+        "rounds": rounds,
+        "expert": "search.optimize(methods=('baselines', 'exact', 'local')"
+        " [+ 'policy' from round 1])",
     }
     save_policy(out_path, state.params, hidden=config.hidden, metadata=metadata)
     return metadata

@@ -132,3 +132,40 @@ def test_shipped_policy_loads_and_orders():
     assert weights.metadata["command"].startswith("ccelim train-policy")
     g = _dag(7, 200)
     assert sorted(policy_order(g, weights)) == sorted(g.intermediates)
+
+
+def test_optimize_offers_the_policy_order_and_names_it():
+    from search.optimize import optimize
+
+    _, weights = _weights(5)
+    g = _dag(8, 90)
+    order = policy_order(g, weights)
+    policy_cost = cost_of(g, order).multiplications
+    result = optimize(g, methods=("baselines", "policy"), policy=weights, max_chunks=0)
+    assert result.cost == min(policy_cost, min(result.baselines.values()))
+    assert (result.method == "policy") == (policy_cost < min(result.baselines.values()))
+    assert any(m == "policy" for _, _, m in result.history) == (
+        result.method == "policy"
+    )
+
+
+def test_optimize_without_the_policy_method_never_runs_it():
+    from search.optimize import optimize
+
+    _, weights = _weights(6)
+    g = _dag(9, 90)
+    kwargs = dict(time_budget_s=60, seed=2, max_chunks=4)
+    no_net = optimize(g, methods=("baselines", "exact", "local"), **kwargs)
+    given = optimize(
+        g, methods=("baselines", "exact", "local"), policy=weights, **kwargs
+    )
+    assert no_net.order == given.order and no_net.cost == given.cost
+    assert all(m != "policy" for _, _, m in given.history)
+    assert not any(note.startswith("policy") for note in given.notes)
+    # With the policy: never worse than its order nor the best baseline.
+    with_net = optimize(
+        g, methods=("baselines", "exact", "local", "policy"), policy=weights, **kwargs
+    )
+    order = policy_order(g, weights)
+    assert with_net.cost <= cost_of(g, order).multiplications
+    assert with_net.cost <= min(with_net.baselines.values())

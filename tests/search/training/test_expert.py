@@ -132,6 +132,7 @@ def test_train_policy_writes_a_model_the_policy_loads(tmp_path):
         steps_per_graph=8,
         num_updates=5,
         batch_steps=4,
+        rounds=2,
     )
     path = tmp_path / "p.msgpack"
     meta = train_policy(config, path, command="test", log_fn=lambda _: None)
@@ -139,5 +140,7 @@ def test_train_policy_writes_a_model_the_policy_loads(tmp_path):
     assert weights.metadata["command"] == "test"
     assert meta["versions"]["jax"] == jax.__version__
     assert meta["num_examples"] > 0
+    assert [r["round"] for r in meta["rounds"]] == [0, 1]
+    assert {c["round"] for c in meta["corpus"]} == {0, 1}
     g = _dag(5, 30)
     assert sorted(policy_order(g, weights)) == sorted(g.intermediates)
