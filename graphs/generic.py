@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphs.ir import Vertex
-from graphs.structure import Structure
+from graphs.structure import RuntimeMap, Structure
 
 Shape = tuple[int, ...]
 
@@ -167,6 +167,13 @@ BATCH_AXES: dict[str, PairFn] = {
 }
 
 
+#: Primitives whose float result copies one operand element per output element,
+#: chosen by values at kernel time: the partial is a :class:`RuntimeMap` (no values,
+#: composing with it costs nothing), its index computed by the primitive's JVP.
+#: (``cummax`` is not one: on ties JAX's JVP splits the derivative.)
+SELECTIONS = frozenset({"sort", "top_k"})
+
+
 def _structure(
     vertex: Vertex, in_shape: Shape, where: Sequence[int | None]
 ) -> Structure:
@@ -191,7 +198,7 @@ def _structure(
 
 def generic_partials(
     vertex: Vertex, shapes: Sequence[Shape | None], dtypes: Sequence[str | None]
-) -> list[Structure | None]:
+) -> list[Structure | RuntimeMap | None]:
     """The structure rule of a generic vertex (see the module docstring).
 
     Args:
@@ -201,8 +208,9 @@ def generic_partials(
 
     Returns:
       One partial per operand: ``None`` for a literal, a non-float operand or a
-      non-float result; otherwise dense over the active axes, paired over the
-      batch axes that :data:`BATCH_AXES` lists for the primitive.
+      non-float result; a :class:`RuntimeMap` for a :data:`SELECTIONS` primitive;
+      otherwise dense over the active axes, paired over the batch axes that
+      :data:`BATCH_AXES` lists for the primitive.
     """
     if not _is_float(vertex.dtype):
         return [None] * len(shapes)
@@ -215,9 +223,12 @@ def generic_partials(
         where = (
             [None] * len(shape) if pair_fn is None else pair_fn(vertex, i, tuple(shape))
         )
-        result.append(
-            None if where is None else _structure(vertex, tuple(shape), where)
-        )
+        if where is None:
+            result.append(None)
+        elif vertex.op in SELECTIONS:
+            result.append(RuntimeMap(tuple(vertex.shape), tuple(shape)))
+        else:
+            result.append(_structure(vertex, tuple(shape), where))
     return result
 
 

@@ -177,6 +177,25 @@ def jvp_core(
     return jnp.reshape(core, tuple(partial.out_shape) + active_shape)
 
 
+def selection_index(vertex: Vertex, operands: Sequence[jax.Array], i: int) -> jax.Array:
+    """The int32 index of a selection's ``RuntimeMap`` (``graphs.generic.SELECTIONS``).
+
+    The JVP with tangent ``1 + iota`` (flat) gives each output element the position
+    of the input element it copies, plus one; ``-1`` where it copies none.
+    """
+    fn = vertex_fn(vertex)
+    x = jnp.asarray(operands[i])
+
+    def f(y):
+        ops = list(operands)
+        ops[i] = y
+        return fn(*ops)
+
+    tangent = jnp.reshape(jnp.arange(1, x.size + 1, dtype=x.dtype), x.shape)
+    where = jax.jvp(f, (x,), (tangent,))[1]
+    return jnp.round(jnp.ravel(where)).astype("int32") - 1
+
+
 def generic_core(
     vertex: Vertex, operands: Sequence[jax.Array], i: int, partial: Structure
 ) -> jax.Array:

@@ -143,7 +143,9 @@ def vertex_partials(
         if partial is None or isinstance(operand, Literal):
             continue
         core = None
-        if isinstance(partial, st.RuntimeMap):
+        if isinstance(partial, st.RuntimeMap) and rule is GENERIC:
+            core = _linearize.selection_index(vertex, operands, i)
+        elif isinstance(partial, st.RuntimeMap):
             core = runtime_index(vertex.op, params, operands, i)
         elif partial.has_values:
             core = core_fn(prim, params, operands, i)
