@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from jax import lax
 
 import graphs
@@ -67,8 +66,6 @@ def test_scan_rows_are_slices_and_results_one_concatenation():
 
 
 def test_unroll_limit_makes_one_generic_vertex_per_loop():
-    pytest.importorskip("graphs.trace_generic")
-
     def f(x):
         return lax.fori_loop(0, 50, lambda i, c: jnp.sin(c) * x, x)
 
@@ -159,3 +156,25 @@ def test_constant_index_arithmetic_is_folded():
     (partial,) = _partials(g, "gather")
     assert isinstance(partial, IndexMap)
     np.testing.assert_array_equal(partial.index, [0, 1, 0])
+
+
+def test_cond_kernel_follows_the_branch_taken_at_run_time():
+    def f(x):
+        return lax.cond(x[0] > 0.0, jnp.sin, lambda t: jnp.cos(t) * t, x) * x
+
+    g = graphs.trace(f, X)  # traced where x[0] > 0
+    for order in ("forward", "reverse"):
+        kernel = interpreter.jacobian(g, order)
+        for x in (X, -X):
+            np.testing.assert_allclose(kernel(x), jax.jacfwd(f)(x), rtol=1e-10)
+
+
+def test_traced_index_kernel_follows_the_indices_at_run_time():
+    def f(x, i):
+        return jnp.sin(x)[i] * x[i[::-1]]
+
+    g = graphs.trace(f, X, jnp.array([0, 1]), argnums=0)
+    kernel = interpreter.jacobian(g, "reverse")
+    for i in ([0, 1], [2, 2], [1, 0]):
+        i = jnp.array(i)
+        np.testing.assert_allclose(kernel(X, i), jax.jacfwd(f)(X, i), rtol=1e-10)
