@@ -46,13 +46,10 @@ def unroll_limit(num_vertices: int) -> Iterator[None]:
 
 
 def source_line(eqn: Any) -> str:
-    """The user's source line of a jaxpr equation, for messages."""
-    try:
-        from jax._src import source_info_util
+    """The user's source line of a jaxpr equation, for messages (as the tracer's)."""
+    from graphs.trace import _source_line
 
-        return source_info_util.summarize(eqn.source_info)
-    except Exception:  # noqa: BLE001 - best effort, only for the message
-        return "<unknown source line>"
+    return _source_line(eqn)
 
 
 def _aval(shape: Sequence[int], dtype: Any) -> Any:
