@@ -73,6 +73,7 @@ _SIGNATURES = {
             i64,
             ctypes.c_double,
             ctypes.c_int,
+            _I64S,
         ],
     ),
     "sa_free": (None, [_P]),

@@ -566,9 +566,12 @@ static void advance(Anneal *a) {
     a->cursor++;
 }
 
-static void start_from(Anneal *a, const int *order) {
+static void start_from(Anneal *a, const int *order, const i64 *costs) {
     memcpy(a->order, order, sizeof(int) * a->n);
-    cc_order_cost(a->g, a->order, a->n, a->costs, 0, 0);
+    if (costs)
+        memcpy(a->costs, costs, sizeof(i64) * a->n);
+    else
+        cc_order_cost(a->g, a->order, a->n, a->costs, 0, 0);
     a->total = 0;
     for (int k = 0; k < a->n; k++) a->total += a->costs[k];
     cc_reset(a->g);
@@ -584,10 +587,12 @@ static void note_best(Anneal *a) {
 
 /* inter: the intermediates in program order; start: the first order;
  * greedy_restarts: every other run starts from a greedy-randomised Markowitz
- * order (else always from the best). */
+ * order (else always from the best); start_costs: start's per-step costs if
+ * known (NULL: priced here). */
 Anneal *sa_new(const int *ip, const int *ii, const unsigned char *vl, int num_vertices,
                const int *inter, const int *start, int n, uint64_t seed, double hot,
-               double cold, i64 run_moves, double mean_dist, int greedy_restarts) {
+               double cold, i64 run_moves, double mean_dist, int greedy_restarts,
+               const i64 *start_costs) {
     Anneal *a = calloc(1, sizeof(Anneal));
     if (!a) abort();
     a->g = cc_new(num_vertices, ip, ii, vl);
@@ -605,7 +610,7 @@ Anneal *sa_new(const int *ip, const int *ii, const unsigned char *vl, int num_ve
     a->run_moves = run_moves;
     a->mean_dist = mean_dist;
     a->greedy_restarts = greedy_restarts;
-    start_from(a, start);
+    start_from(a, start, start_costs);
     a->best_total = a->total;
     memcpy(a->best, a->order, sizeof(int) * n);
     /* scale: the mean uphill change of moves from the start order */
@@ -642,12 +647,12 @@ static void start_run(Anneal *a) {
         int terms[2] = {T_NOISY_MULTS, T_RANDOM};
         int *tmp = xmalloc(sizeof(int) * (a->n + 1));
         cc_greedy(a->g, a->inter, a->n, terms, 2, 0.5, rng_next(&a->rng), tmp, 0, 0);
-        start_from(a, tmp);
+        start_from(a, tmp, NULL);
         free(tmp);
         a->t_hi = a->hot * a->scale;
         note_best(a);
     } else {
-        start_from(a, a->best);
+        start_from(a, a->best, NULL);
         a->t_hi = (a->run == 1 ? 1.0 : 0.33) * a->hot * a->scale;
     }
     a->t_lo = a->cold * a->scale;

@@ -11,6 +11,7 @@ runs in Python. ``tests/search/test_core.py`` checks it against ``graphs.cost``.
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,6 +90,8 @@ class ScalarCore:
         )
         lib.cc_set_logging(self._handle, 1)
         self._inter = _ints(self.intermediates)
+        self._steps: dict[tuple[int, ...], np.ndarray] = {}  # last orders priced
+        self.pricing_s = 0.0  # the longest whole-order pricing so far, seconds
 
     def __del__(self):
         handle = getattr(self, "_handle", None)
@@ -132,6 +135,7 @@ class ScalarCore:
         """
         arr = _ints(order)
         out = np.zeros(len(arr), dtype=np.int64)
+        began = time.perf_counter()
         status = self._lib.cc_order_cost(
             self._handle,
             _ptr(arr, ctypes.c_int),
@@ -141,7 +145,17 @@ class ScalarCore:
             cap,
         )
         self._lib.cc_set_logging(self._handle, 1)
-        return None if status else out.tolist()
+        if status:
+            return None
+        self.pricing_s = max(self.pricing_s, time.perf_counter() - began)
+        if len(self._steps) >= 8:
+            self._steps.pop(next(iter(self._steps)))
+        self._steps[tuple(order)] = out
+        return out.tolist()
+
+    def known_steps(self, order: Sequence[int]) -> np.ndarray | None:
+        """Per-step costs of ``order`` if one of the last orders priced [n] int64."""
+        return self._steps.get(tuple(order))
 
     def order_cost(self, order: Sequence[int]) -> int:
         """Total multiplications of ``order``."""
@@ -214,6 +228,7 @@ class ScalarAnnealer:
         ip, ii, vl = core._csr
         self.n = len(core.intermediates)
         first = _ints(start)
+        steps = core.known_steps(start)  # a big graph's pricing pass is not free
         self._handle = lib.sa_new(
             _ptr(ip, ctypes.c_int),
             _ptr(ii, ctypes.c_int),
@@ -228,6 +243,7 @@ class ScalarAnnealer:
             run_moves,
             mean_distance,
             int(greedy_restarts),
+            None if steps is None else _ptr(steps, ctypes.c_longlong),
         )
         self.best_cost = lib.sa_step(self._handle, 0)
 

@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from graphs.elimination import build, cost, cost_of
+from graphs.baselines import cost
+from graphs.elimination import build, cost_of
 from graphs.ir import Edge, Graph, Vertex
 from search.bounds import CutBound
 from search.exact import exact_optimum

@@ -5,8 +5,8 @@ import itertools
 import pytest
 
 from graphs import tasks
-from graphs.baselines import best_baseline
-from graphs.elimination import build, cost, cost_of
+from graphs.baselines import best_baseline, cost
+from graphs.elimination import build, cost_of
 from search import optimize
 from tests.search.searchgen import random_graph
 
