@@ -299,11 +299,31 @@ def _batched_call(module: str) -> Callable[..., Any]:
     return call
 
 
-def call_module(module: str, operands: Sequence[jax.Array]) -> Any:
-    """``(results, cores)`` of an exported module at one example (vmap-able)."""
+def _call(module: str, operands: Sequence[jax.Array]) -> Any:
     exported, batched = _deserialize(module)
-    operands = [jnp.asarray(o) for o in operands]
     if not batched:
         return exported.call(*operands)
     out = _batched_call(module)(*(o[None] for o in operands))
     return jax.tree_util.tree_map(lambda o: o[0], out)
+
+
+@functools.lru_cache(maxsize=256)
+def _undifferentiable(module: str) -> Callable[..., Any]:
+    @jax.custom_jvp
+    def call(*operands):
+        return _call(module, operands)
+
+    @call.defjvp
+    def _jvp(primals, tangents):
+        raise GraphError(
+            "a kernel with an exported generic vertex (a while_loop or a large scan "
+            "as one vertex) cannot be differentiated again: its module holds values "
+            "and first derivatives only; differentiate the traced function with JAX"
+        )
+
+    return call
+
+
+def call_module(module: str, operands: Sequence[jax.Array]) -> Any:
+    """``(results, cores)`` of an exported module at one example (vmap-able)."""
+    return _undifferentiable(module)(*(jnp.asarray(o) for o in operands))
