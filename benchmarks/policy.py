@@ -110,9 +110,10 @@ def policy_alone(g, core: ScalarCore, weights) -> dict:
     for name, terms in GREEDY_RULES.items():
         greedy[name] = core.order_cost(greedy_order(core, terms))
     modes = {"forward": core.order_cost(inter), "reverse": core.order_cost(inter[::-1])}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     order = policy_order(g, weights)
     t_greedy = time.perf_counter() - t
+    cpu_greedy = time.process_time() - c
     cost = core.order_cost(order)
     best_sampled = cost
     t = time.perf_counter()
@@ -126,6 +127,7 @@ def policy_alone(g, core: ScalarCore, weights) -> dict:
         "best_greedy": min(greedy.values()),
         "best_baseline": min(min(greedy.values()), *modes.values()),
         "t_greedy": t_greedy,
+        "cpu_greedy": cpu_greedy,
         "t_sample": t_sample,
     }
 
@@ -147,6 +149,33 @@ def with_and_without(g, budget: float) -> dict:
     return out
 
 
+def inference_call_times(weights, path, num_rows: int = 3, calls: int = 2000) -> dict:
+    """Seconds per scoring call of ``num_rows`` rows (a step rescores a few):
+    numpy (what ``policy_order`` runs) vs the Haiku function under ``jax.jit``."""
+    import jax
+    import jax.numpy as jnp
+
+    from search.net_policy import load_policy, policy_network
+    from search.policy import DEFAULT_POLICY_PATH, NUM_DYNAMIC, NUM_FEATURES
+
+    params, hidden, _ = load_policy(path or DEFAULT_POLICY_PATH, NUM_FEATURES)
+    _, apply = policy_network(hidden)
+    apply = jax.jit(apply)
+    rows = np.random.default_rng(0).random((num_rows, NUM_FEATURES))
+    split, first = weights.split_first(NUM_DYNAMIC, rows[:, NUM_DYNAMIC:])
+    x = jnp.asarray(rows, jnp.float32)
+    apply(params, x).block_until_ready()
+    t = time.perf_counter()
+    for _ in range(calls):
+        split.scores(rows[:, :NUM_DYNAMIC], first)
+    numpy_s = (time.perf_counter() - t) / calls
+    t = time.perf_counter()
+    for _ in range(calls):
+        np.asarray(apply(params, jnp.asarray(rows, jnp.float32)))
+    jax_s = (time.perf_counter() - t) / calls
+    return {"numpy": numpy_s, "jax.jit": jax_s}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None)
@@ -158,6 +187,8 @@ def main() -> None:
     weights = load_policy_weights(args.model)
     if weights is None:
         sys.exit("no policy model; train one with ccelim train-policy")
+    calls = inference_call_times(weights, args.model)
+    print(f"scoring call (3 rows): {calls}")
     rows = []
     for name, graph in held_out(args.seeds):
         g = build(graph)
@@ -178,7 +209,7 @@ def main() -> None:
             ),
             flush=True,
         )
-    write(rows, args)
+    write(rows, args, calls)
 
 
 def _summary(rows, key, against, lo=500) -> str:
@@ -188,7 +219,7 @@ def _summary(rows, key, against, lo=500) -> str:
     return f"{wins}/{len(sel)} cheaper, mean ratio {ratio:.3f}"
 
 
-def write(rows, args) -> None:
+def write(rows, args, calls) -> None:
     import platform
 
     meta = load_policy_weights(args.model).metadata
@@ -200,7 +231,10 @@ def write(rows, args) -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
         "(shared machine: times are inflated)  ",
         f"Model: `{meta.get('command', '?')}`, labelling {meta.get('label_seconds')} s "
-        f"+ learning {meta.get('learn_seconds')} s on {meta.get('hardware', {})}",
+        f"+ learning {meta.get('learn_seconds')} s on "
+        f"{meta.get('hardware', {}).get('cpu_count')} CPUs "
+        f"{meta.get('hardware', {}).get('devices')}, load average "
+        f"{(meta.get('hardware', {}).get('load_average') or ['?'])[0]}",
         "",
         "## Summary (graphs with >= 500 intermediates)",
         "",
@@ -211,6 +245,17 @@ def write(rows, args) -> None:
         f"- best of policy greedy + {NUM_SAMPLES} sampled vs best baseline: "
         f"{_summary(rows, 'policy_best', 'best_baseline')}",
     ]
+    lines.append(
+        f"- one scoring call of 3 rows (a step rescores a few): numpy "
+        f"{calls['numpy'] * 1e6:.0f} us, jax.jit of the Haiku function "
+        f"{calls['jax.jit'] * 1e6:.0f} us (so the policy runs numpy)"
+    )
+    big = [r for r in rows if r["n"] == max(SIZES)]
+    if big:
+        lines.append(
+            f"- {max(SIZES)} intermediates: {np.mean([r['t_greedy'] for r in big]):.2f}"
+            f" s wall, {np.mean([r['cpu_greedy'] for r in big]):.2f} s CPU per order"
+        )
     if rows and "with" in rows[0]:
         lines.append(
             f"- optimize at {args.budget} s, default vs no network: "
@@ -219,15 +264,16 @@ def write(rows, args) -> None:
     lines += [
         "",
         "| graph | n | policy | best of 4 | best greedy | best baseline | "
-        "s/order | s/sample |"
+        "s/order | CPU s/order | s/sample |"
         + (" opt default | opt no-net |" if "with" in rows[0] else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         + ("---:|---:|" if "with" in rows[0] else ""),
     ]
     for r in rows:
         line = (
             f"| {r['graph']} | {r['n']} | {r['policy']} | {r['policy_best']} | "
             f"{r['best_greedy']} | {r['best_baseline']} | {r['t_greedy']:.3f} | "
+            f"{r['cpu_greedy']:.3f} | "
             f"{r['t_sample']:.3f} |"
         )
         if "with" in r:

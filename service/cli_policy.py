@@ -23,6 +23,9 @@ def train_policy_command(
     min_size: Annotated[int, Opt(help="Smallest random graph.")] = 20,
     max_size: Annotated[int, Opt(help="Largest random DAG (intermediates).")] = 2000,
     expert_max_s: Annotated[float, Opt(help="Expert budget cap per graph (s).")] = 5.0,
+    expert_s_per_1000: Annotated[
+        float, Opt(help="Expert seconds per 1,000 intermediates.")
+    ] = 2.0,
     updates: Annotated[int, Opt(help="Learner updates a round.")] = 1000,
     rounds: Annotated[int, Opt(help="Expert-iteration rounds.")] = 2,
     steps_per_graph: Annotated[int, Opt(help="Expert steps per graph.")] = 64,
@@ -37,6 +40,7 @@ def train_policy_command(
         min_size=min_size,
         max_size=max_size,
         expert_max_s=expert_max_s,
+        expert_s_per_1000=expert_s_per_1000,
         num_updates=updates,
         rounds=rounds,
         steps_per_graph=steps_per_graph,
