@@ -63,6 +63,7 @@ from search.window import WindowSearch
 
 METHODS = ("baselines", "exact", "local", "policy", "mcts")
 POLICY_MIN = 40  # smaller graphs: exact search and annealing do better alone
+POLICY_SHARE = 0.5  # the policy's order is dropped if not done by then
 EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
 ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
@@ -245,8 +246,15 @@ def optimize(
     name0, (_, cost0) = ranked[0]
     best.offer(inits[0], cost0, f"baseline:{name0}")
     if "policy" in chosen and n >= POLICY_MIN:
+        # At most POLICY_SHARE of the budget: on big graphs a network pass per
+        # step can take all of it (10,000 intermediates at 10 s did), and then
+        # annealing, which finds the most there, gets nothing.
         found_policy = _policy_order(
-            g, core, policy, None if max_chunks is not None else deadline, notes
+            g,
+            core,
+            policy,
+            None if max_chunks is not None else start + POLICY_SHARE * time_budget_s,
+            notes,
         )
         if found_policy is not None:
             best.offer(*found_policy, "policy")
