@@ -65,6 +65,8 @@ def add_generic(
     """
     prim = eqn.primitive
     name = prim.name
+    if not eqn.outvars:  # jax.debug.print and other effects: nothing to differentiate
+        return []
     float_in = any(
         _is_float(v.aval.dtype) and not isinstance(o, Literal)
         for v, o in zip(eqn.invars, operands)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -56,3 +57,11 @@ def test_generic_edges_round_trip_through_structure_json():
     structure = graphs.load(g.to_structure().to_json())
     for order in ("forward", "reverse", "markowitz"):
         assert graphs.cost(structure, order) == graphs.cost(g, order)
+
+
+def test_effects_without_results_are_dropped():
+    def f(x):
+        jax.debug.print("x={x}", x=x)
+        return jnp.sin(x)
+
+    assert [v.op for v in graphs.trace(f, jnp.ones(2)).vertices] == ["input", "sin"]
