@@ -28,7 +28,9 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   graph that exact search is working on, one chunk every four cycles;
 * ``policy`` — the learned constructive policy (``search.policy``, the shipped
   ``search/models/policy.msgpack`` or ``policy=``) on graphs of at least
-  :data:`POLICY_MIN` intermediates, once, right after the baselines: its greedy
+  :data:`POLICY_MIN` intermediates and budgets of at least
+  :data:`POLICY_MIN_BUDGET_S`, once, right after the baselines, within
+  :data:`POLICY_SHARE` of the budget: its greedy
   order is offered (method ``"policy"``) and seeds annealing beside the
   baselines. Past the deadline it is dropped (noted); with ``max_chunks`` it
   always completes, so the result still depends on the seed only;
@@ -64,6 +66,10 @@ from search.window import WindowSearch
 METHODS = ("baselines", "exact", "local", "policy", "mcts")
 POLICY_MIN = 40  # smaller graphs: exact search and annealing do better alone
 POLICY_SHARE = 0.5  # the policy's order is dropped if not done by then
+#: Shorter budgets skip the policy: its first call in a process imports and
+#: compiles the network (1,000 intermediates at 1 s returned after 2.1 s with
+#: no annealing move, load ~10).
+POLICY_MIN_BUDGET_S = 5.0
 EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
 ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
@@ -245,7 +251,7 @@ def optimize(
     inits = [order for _, (order, _) in ranked]
     name0, (_, cost0) = ranked[0]
     best.offer(inits[0], cost0, f"baseline:{name0}")
-    if "policy" in chosen and n >= POLICY_MIN:
+    if "policy" in chosen and n >= POLICY_MIN and time_budget_s >= POLICY_MIN_BUDGET_S:
         # At most POLICY_SHARE of the budget: on big graphs a network pass per
         # step can take all of it (10,000 intermediates at 10 s did), and then
         # annealing, which finds the most there, gets nothing.
