@@ -47,6 +47,11 @@ __all__ = [
 #: The plain-JAX candidates, by name.
 FALLBACKS: tuple[str, ...] = ("jacfwd", "jacrev")
 
+#: For a graph with inputs or outputs split into elements, each given order is
+#: also timed with its element blocks stacked in groups of this many
+#: (candidate ``"<name>/stack8"``; see ``interpreter.eliminate.STACK_GROUP``).
+GROUPED_STACK = 8
+
 
 @dataclasses.dataclass(frozen=True)
 class TuneResult:
@@ -213,8 +218,10 @@ def fastest(
 ) -> TuneResult:
     """Times candidate Jacobian kernels on the caller's batch sizes; keeps the fastest.
 
-    Candidates: a ccelim kernel per entry of ``orders`` plus the ``"forward"`` and
-    ``"reverse"`` orders (unless ``orders`` already names them), and the
+    Candidates: a ccelim kernel per entry of ``orders`` (and, for a graph with
+    vertices split into elements, the same with grouped stacking,
+    ``"<name>/stack8"``) plus the ``"forward"`` and ``"reverse"`` orders (unless
+    ``orders`` already names them), and the
     ``fallbacks`` (plain ``jax.jacfwd``/``jax.jacrev`` of the graph's program).
     Each is compiled as ``jax.jit(jax.vmap(kernel))`` per batch size and timed
     interleaved with the others; the winner has the smallest mean log-ratio of its
@@ -268,6 +275,11 @@ def fastest(
         p = kernel.plan
         order_ids[name] = tuple(p.elim.ids[v] for v in p.order)
         mults[name] = p.cost.multiplications
+        if p.elim.split and name in (orders or {}):
+            # Split vertices' blocks stacked in groups fuse differently on XLA.
+            grouped = f"{name}/stack{GROUPED_STACK}"
+            kernels[grouped] = jacobian(graph, order, stack_group=GROUPED_STACK)
+            order_ids[grouped], mults[grouped] = order_ids[name], mults[name]
     for mode in fallbacks:
         if mode in kernels:
             raise GraphError(f"an order may not be named {mode!r} (a fallback's name)")

@@ -21,6 +21,7 @@ from graphs.errors import GraphError
 from graphs.ir import Graph
 from interpreter.batching import batch_aware
 from interpreter.eliminate import (
+    STACK_GROUP,
     accumulate_blocks,
     accumulate_structured,
     partial_cores,
@@ -113,13 +114,15 @@ def _layout(
     return per_out[0] if len(per_out) == 1 else tuple(per_out)
 
 
-def flat_blocks(plan: Plan) -> Callable[..., tuple[jax.Array, ...]]:
+def flat_blocks(
+    plan: Plan, *, stack_group: int | None = STACK_GROUP
+) -> Callable[..., tuple[jax.Array, ...]]:
     """Flat leaves (``plan.leaves`` order) -> every dense block, batch-aware."""
     vertices = [spec.vertex for spec in plan.leaves]
 
     def body(*flat):
         cores = partial_cores(plan, dict(zip(vertices, flat)))
-        return tuple(accumulate_blocks(plan, cores))
+        return tuple(accumulate_blocks(plan, cores, stack_group=stack_group))
 
     return batch_aware(body)
 
@@ -128,8 +131,10 @@ def _flat(plan: Plan, leaves: dict[str, jax.Array]) -> list[jax.Array]:
     return [leaves[spec.vertex] for spec in plan.leaves]
 
 
-def _dense_kernel(plan: Plan, out_tree: Any, argnums_tuple: bool) -> Callable[..., Any]:
-    run = flat_blocks(plan)
+def _dense_kernel(
+    plan: Plan, out_tree: Any, argnums_tuple: bool, stack_group: int | None
+) -> Callable[..., Any]:
+    run = flat_blocks(plan, stack_group=stack_group)
 
     def kernel(*args):
         TRACE_COUNTS[id(plan)] = TRACE_COUNTS.get(id(plan), 0) + 1
@@ -158,14 +163,18 @@ def _structured_kernel(plan: Plan) -> Callable[..., Any]:
 
 @functools.lru_cache(maxsize=256)
 def _jitted(
-    plan: Plan, structured: bool, out_tree: Any, argnums_tuple: bool | None
+    plan: Plan,
+    structured: bool,
+    out_tree: Any,
+    argnums_tuple: bool | None,
+    stack_group: int | None = STACK_GROUP,
 ) -> Callable[..., Any]:
     if structured:
         body = _structured_kernel(plan)
     else:
         if argnums_tuple is None:
             argnums_tuple = len(plan.diff_args) != 1
-        body = _dense_kernel(plan, out_tree, argnums_tuple)
+        body = _dense_kernel(plan, out_tree, argnums_tuple, stack_group)
     fn = jax.jit(body)
     fn.plan = plan  # type: ignore[attr-defined]
     return fn
@@ -177,6 +186,7 @@ def jacobian(
     *,
     structured: bool = False,
     out_tree: Any = None,
+    stack_group: int | None = STACK_GROUP,
 ) -> Callable[..., Any]:
     """A jitted function computing the Jacobian of a program graph by ``order``.
 
@@ -200,6 +210,10 @@ def jacobian(
       order: intermediate ids, ``"forward"``, ``"reverse"`` or a baseline name.
       structured: return structured blocks instead of dense ones.
       out_tree: optional treedef of the traced function's result.
+      stack_group: how a block of an input or output split into elements
+        (``graphs.elements``) is stacked: all at once (``None``) or as a tree of
+        groups of this many (``interpreter.eliminate.STACK_GROUP``); same values
+        and multiplications, different XLA fusion.
 
     Returns:
       A ``jax.jit``-ed function; it composes with ``jax.vmap`` and ``jax.jit``
@@ -215,7 +229,9 @@ def jacobian(
       (3, 3)
     """
     plan = make_plan(graph, order, what="interpreter.jacobian")
-    return _jitted(plan, structured, None if structured else out_tree, None)
+    return _jitted(
+        plan, structured, None if structured else out_tree, None, stack_group
+    )
 
 
 def jac(

@@ -82,8 +82,8 @@ def test_split_and_whole_vertices_mix_in_one_kernel():
     # u[0] and u[2] feed `a`, u[1] the product; all three elements are read.
     assert all(p >= 0 for p in elim.split[graph.inputs[0]])
     want = jax.jacfwd(_mixed, argnums=(0, 1))(u, w)
-    for order in ("forward", "reverse", "markowitz"):
-        got = interpreter.jacobian(graph, order)(u, w)
+    for order, group in (("forward", None), ("reverse", 2), ("markowitz", 8)):
+        got = interpreter.jacobian(graph, order, stack_group=group)(u, w)
         jax.tree_util.tree_map(
             lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14),
             got,
@@ -111,6 +111,10 @@ def test_an_element_never_read_has_a_zero_column():
     assert graphs.build(graph).split[graph.inputs[0]][1] == -1
     got = interpreter.jacobian(graph, "reverse")(u)
     np.testing.assert_allclose(got, jax.jacfwd(fn)(u), rtol=1e-12, atol=0)
+    grouped = jax.vmap(interpreter.jacobian(graph, "forward", stack_group=2))(
+        np.stack([u, u])
+    )
+    np.testing.assert_allclose(grouped[1], got, rtol=1e-12, atol=0)
     assert not got[:, 1].any()
 
 
