@@ -120,7 +120,11 @@ def test_model_file_round_trips(tmp_path):
         jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(loaded)
     ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    again = load_policy_weights(path)
+    again = load_policy_weights(path)  # read without the Haiku template
+    assert again.markowitz_weight == weights.markowitz_weight
+    for (w1, b1), (w2, b2) in zip(again.layers, weights.layers, strict=True):
+        np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(b1, b2)
     g = _dag(6, 50)
     assert policy_order(g, again) == policy_order(g, weights)
 
@@ -138,7 +142,7 @@ def test_optimize_offers_the_policy_order_and_names_it():
     from search.optimize import optimize
 
     _, weights = _weights(5)
-    g = _dag(8, 90)
+    g = _dag(8, 320)
     order = policy_order(g, weights)
     policy_cost = cost_of(g, order).multiplications
     result = optimize(g, methods=("baselines", "policy"), policy=weights, max_chunks=0)
@@ -153,7 +157,7 @@ def test_optimize_without_the_policy_method_never_runs_it():
     from search.optimize import optimize
 
     _, weights = _weights(6)
-    g = _dag(9, 90)
+    g = _dag(9, 320)
     kwargs = dict(time_budget_s=60, seed=2, max_chunks=4)
     no_net = optimize(g, methods=("baselines", "exact", "local"), **kwargs)
     given = optimize(
