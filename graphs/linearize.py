@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -245,18 +246,44 @@ def export_module(
         return outs, cores
 
     (b,) = jax.export.symbolic_shape("b")
-    try:
-        specs = [
-            jax.ShapeDtypeStruct((b,) + tuple(a.shape), a.dtype) for a in operand_avals
-        ]
-        exported = jax.export.export(jax.jit(jax.vmap(module_fn)))(*specs)
-        batched = True
-    except Exception:  # noqa: BLE001 - not shape-polymorphic: one example at a time
-        specs = [jax.ShapeDtypeStruct(tuple(a.shape), a.dtype) for a in operand_avals]
-        exported = jax.export.export(jax.jit(module_fn))(*specs)
-        batched = False
+    batched_specs = [
+        jax.ShapeDtypeStruct((b,) + tuple(a.shape), a.dtype) for a in operand_avals
+    ]
+    specs = [jax.ShapeDtypeStruct(tuple(a.shape), a.dtype) for a in operand_avals]
+    attempts = [  # a symbolic batch axis where it exports, CPU and CUDA where both lower
+        (jax.vmap(module_fn), batched_specs, PLATFORMS),
+        (jax.vmap(module_fn), batched_specs, None),
+        (module_fn, specs, PLATFORMS),
+        (module_fn, specs, None),
+    ]
+    for k, (fn, in_specs, platforms) in enumerate(attempts):
+        try:
+            exported = jax.export.export(jax.jit(fn), platforms=platforms)(*in_specs)
+            break
+        except Exception:  # noqa: BLE001 - try the next, more modest, form
+            if k == len(attempts) - 1:
+                raise
+    batched = in_specs is batched_specs
     tag = b"B" if batched else b"U"
     return (tag + base64.b64encode(bytes(exported.serialize()))).decode("ascii")
+
+
+#: Platforms an exported module is lowered for (where every op lowers for both).
+PLATFORMS = ("cpu", "cuda")
+
+
+def _allowed_custom_calls() -> frozenset[str]:
+    try:
+        from jax._src.export._export import _CUSTOM_CALL_TARGETS_GUARANTEED_STABLE
+    except ImportError:  # a JAX without the list: no custom calls at all
+        return frozenset()
+    return frozenset(_CUSTOM_CALL_TARGETS_GUARANTEED_STABLE)
+
+
+def _custom_calls(text: str) -> set[str]:
+    return set(re.findall(r"custom_call\s*@([\w.$-]+)", text)) | set(
+        re.findall(r'call_target_name\s*=\s*"([^"]+)"', text)
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -264,11 +291,20 @@ def _deserialize(module: str) -> tuple[Any, bool]:
     try:
         data = base64.b64decode(module[1:], validate=True)
         exported = jax.export.deserialize(bytearray(data))
+        text = exported.mlir_module()
     except Exception as err:  # noqa: BLE001 - a bad document, not a crash
         raise GraphError(
             f"the {MODULE!r} param is not a base64 jax.export module ({err}); "
             "write it with graphs.trace"
         ) from None
+    # A document may come from anyone: only JAX's stable custom calls (LAPACK,
+    # cuSOLVER, ...) may run, never host callbacks or other targets.
+    refused = sorted(_custom_calls(text) - _allowed_custom_calls())
+    if refused:
+        raise GraphError(
+            f"the {MODULE!r} param calls custom targets {refused}, which an exported "
+            "generic vertex may not; re-trace the function with graphs.trace"
+        )
     return exported, module[:1] == "B"
 
 

@@ -65,3 +65,15 @@ def test_effects_without_results_are_dropped():
         return jnp.sin(x)
 
     assert [v.op for v in graphs.trace(f, jnp.ones(2)).vertices] == ["input", "sin"]
+
+
+def test_exported_modules_may_call_only_jax_stable_custom_targets():
+    from graphs.linearize import _allowed_custom_calls, _custom_calls
+
+    text = (
+        "%0 = stablehlo.custom_call @lapack_dpotrf_ffi(%arg0) : ...\n"
+        '%1 = "stablehlo.custom_call"(%0) {call_target_name = "xla_python_cpu_callback"}'
+    )
+    calls = _custom_calls(text)
+    assert calls == {"lapack_dpotrf_ffi", "xla_python_cpu_callback"}
+    assert calls - _allowed_custom_calls() == {"xla_python_cpu_callback"}
