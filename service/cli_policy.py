@@ -32,7 +32,8 @@ def train_policy_command(
     learning_rate: Annotated[float, Opt(help="Adam step size.")] = 1e-3,
     seed: Annotated[int, Opt(help="Corpus and init seed.")] = 0,
 ) -> None:
-    """Label random scalar graphs with the network-free portfolio, fit the policy."""
+    """Label random scalar graphs with the portfolio (from round 1 with the
+    current policy inside it) and fit the constructive policy to its moves."""
     from search.training.expert import ExpertConfig, train_policy
 
     config = ExpertConfig(
