@@ -119,14 +119,33 @@ def batched_args(
     out = []
     for a in task.args:
         a = np.asarray(a)
+        if not np.issubdtype(a.dtype, np.floating):  # index arrays: copies
+            out.append(jax.numpy.asarray(np.broadcast_to(a, (batch,) + a.shape)))
+            continue
         noise = 1.0 + 1e-3 * rng.standard_normal((batch,) + a.shape)
         out.append(jax.numpy.asarray(a[None] * noise, dtype=dtype))
     return tuple(out)
 
 
+def _cast(a: Any, dtype: str) -> np.ndarray:
+    a = np.asarray(a)
+    return a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a
+
+
+def realistic_tasks() -> dict[str, Any]:
+    """The coverage issue's realistic programs as tasks (``graphs.tasks.realistic``)."""
+    from graphs.tasks.base import Task
+    from graphs.tasks.realistic import DIFF_ARGNUMS, REALISTIC
+
+    return {
+        name: Task(name, fn, tuple(args()), argnums=DIFF_ARGNUMS[name])
+        for name, (fn, args) in REALISTIC.items()
+    }
+
+
 def task_graph(task: Any, dtype: str) -> graphs.Graph:
     """The task's program graph traced with arguments of ``dtype``."""
-    args = tuple(np.asarray(a, dtype=dtype) for a in task.args)
+    args = tuple(_cast(a, dtype) for a in task.args)
     graph = graphs.trace(task.fn, *args, argnums=task.argnums)
     return dataclasses.replace(graph, name=task.name)
 
@@ -219,8 +238,9 @@ def run(
     tune: bool = False,
 ) -> list[Row]:
     rows = []
+    extra = realistic_tasks()
     for name in task_names:
-        task = task_registry.get(name)
+        task = extra[name] if name in extra else task_registry.get(name)
         num_args = len(task.args)
         argnums = task.argnums if task.argnums is not None else tuple(range(num_args))
         argnums = argnums[0] if len(argnums) == 1 else tuple(argnums)
@@ -243,7 +263,7 @@ def run(
                     check_close(got, want, dtype)
                 same_as, winner = None, ""
                 if tune:
-                    example = tuple(np.asarray(a, dtype=dtype) for a in task.args)
+                    example = tuple(_cast(a, dtype) for a in task.args)
                     tuned = interpreter.fastest(
                         graph,
                         {order_name: order},
@@ -381,7 +401,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--tasks",
         default=",".join(TASKS),
-        help="task names (a vector form is '<name>/vec'), or 'scalar' / 'vector'",
+        help="task names (a vector form is '<name>/vec'), or 'scalar' / 'vector' / "
+        "'realistic' (graphs/tasks/realistic.py)",
     )
     parser.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
     parser.add_argument("--dtypes", default="float64", help="e.g. float32,float64")
@@ -403,7 +424,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ns = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     orders = json.loads(Path(ns.order_file).read_text()) if ns.order_file else {}
-    groups = {"scalar": list(TASKS), "vector": list(VECTOR_TASKS)}
+    groups = {
+        "scalar": list(TASKS),
+        "vector": list(VECTOR_TASKS),
+        "realistic": list(realistic_tasks()),
+    }
     names = [n for t in ns.tasks.split(",") if t for n in groups.get(t, [t])]
     batches = [int(b) for b in ns.batches.split(",") if b]
     print(HEADER)
