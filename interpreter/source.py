@@ -57,6 +57,7 @@ def _nested(array: np.ndarray, fmt) -> str:
         return fmt(array.item())
     return "[" + ", ".join(_nested(a, fmt) for a in array) + "]"
 
+
 #: Scatter primitives, written as calls of these ``jax.lax`` functions.
 _SCATTERS = {
     "scatter": "scatter",
