@@ -40,6 +40,15 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   budgets), if that module can be imported. It is in the default portfolio only
   with trained ``params``: with a uniform prior it rarely beats annealing.
 
+With ``objective="time"`` the portfolio gets all but :data:`TIME_SHARE` of the
+budget; then every order it produced (the baselines, the policy's, each
+improvement) is priced by the time model (``search.timemodel``) and the one with
+the lowest predicted kernel time is improved by local moves on that prediction
+(``search.timemodel.minimize_time``). ``objective="mults"`` (the default here)
+returns the order with the fewest multiplications; the kernel makers
+(``interpreter.fastest``'s searched candidate, the service's kernel tuning) ask
+for ``"time"``.
+
 The budget only decides *how many* chunks of the schedule run, so for a seed the
 run with budget ``B`` is a prefix of the run with any ``B' > B`` (on an equally
 loaded machine), and since the best only improves, a larger budget never returns a
@@ -61,6 +70,7 @@ from search.core import ScalarCore, core_for, price_baselines
 from search.exact import ExactSearch, subset_dp
 from search.fastcost import ScalarModel
 from search.local import LocalSearch
+from search.timemodel import DEFAULT_BATCH, minimize_time
 from search.window import WindowSearch
 
 METHODS = ("baselines", "exact", "local", "policy", "mcts")
@@ -85,6 +95,8 @@ MCTS_FIRST_CYCLE = 40
 MCTS_EVERY = 40
 MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
 MCTS_MARGIN_S = 10.0
+OBJECTIVES = ("mults", "time")
+TIME_SHARE = 0.2  # objective="time": the time model's share of the budget
 
 #: ``progress_fn(elapsed_s, best_cost, method)``, called on every improvement.
 ProgressFn = Callable[[float, int, str], None]
@@ -99,7 +111,8 @@ class OptimizeResult:
       cost: its multiplications (as ``graphs.cost`` counts them).
       method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"``
         (annealing), ``"local:window"`` (exact window re-ordering), ``"policy"``
-        (the learned policy's order) or ``"mcts"``.
+        (the learned policy's order) or ``"mcts"``; with ``objective="time"``
+        also ``"time:local"`` (local moves on the predicted time).
       baselines: every baseline's cost, by name.
       lower_bound: a proven lower bound on the optimum (``== cost`` when proven
         optimal), or ``None`` where no exact search ran.
@@ -110,6 +123,9 @@ class OptimizeResult:
         ``exact_dp_steps``, ``windows``, ``mcts_episodes``, ``chunks``); it
         fixes the result for a seed.
       notes: methods skipped or stopped, and why.
+      objective: what was minimised: ``"mults"`` or ``"time"``.
+      predicted_time_s: with ``objective="time"``, the time model's predicted
+        seconds per call of the order's batched kernel (``None`` otherwise).
     """
 
     order: tuple[str, ...]
@@ -121,6 +137,8 @@ class OptimizeResult:
     history: tuple[tuple[float, int, str], ...]
     work: dict[str, int] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    objective: str = "mults"
+    predicted_time_s: float | None = None
 
     @property
     def optimal(self) -> bool:
@@ -148,11 +166,13 @@ class _Best:
         self.cost: float = float("inf")
         self.method = ""
         self.history: list[tuple[float, int, str]] = []
+        self.offered: list[tuple[tuple[int, ...], str]] = []  # every improvement
 
     def offer(self, order: Sequence[int], cost: int, method: str) -> bool:
         if cost >= self.cost:
             return False
         self.order, self.cost, self.method = tuple(order), cost, method
+        self.offered.append((self.order, method))
         elapsed = time.perf_counter() - self.start
         self.history.append((elapsed, int(cost), method))
         if self.progress_fn is not None:
@@ -186,6 +206,8 @@ def optimize(
     progress_fn: ProgressFn | None = None,
     max_chunks: int | None = None,
     policy: Any = None,
+    objective: str = "mults",
+    batch_size: int = DEFAULT_BATCH,
 ) -> OptimizeResult:
     """The cheapest elimination order the portfolio finds within ``time_budget_s``.
 
@@ -203,6 +225,11 @@ def optimize(
         the result depends on the seed only, not on the machine's speed.
       policy: ``search.policy.PolicyWeights`` for the ``"policy"`` method
         (``None``: the shipped model; none shipped: the method is skipped).
+      objective: ``"mults"`` (default): fewest multiplications; ``"time"``: the
+        lowest run time the time model (``search.timemodel``) predicts for the
+        order's kernel, reported in ``predicted_time_s`` (``cost`` stays the
+        order's multiplications).
+      batch_size: with ``objective="time"``, the batch size to predict at.
 
     Returns:
       An :class:`OptimizeResult` whose order is in the graph's own vertex ids.
@@ -220,8 +247,11 @@ def optimize(
         raise ValueError(
             f"unknown methods {unknown}; expected a subset of {list(METHODS)}"
         )
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     g = graph if isinstance(graph, ElimGraph) else build(graph)
-    deadline = start + time_budget_s
+    share = 1.0 - TIME_SHARE if objective == "time" else 1.0
+    deadline = start + share * time_budget_s
     best = _Best(start, progress_fn)
     notes: list[str] = []
     work = {
@@ -451,14 +481,31 @@ def optimize(
         )
     if lower_bound is not None:
         lower_bound = min(int(lower_bound), int(best.cost))
+    cost, method, predicted = int(best.cost), best.method, None
+    if objective == "time":
+        # The incumbent first (always priced), then every other order produced.
+        candidates = [best.offered[-1], *best.offered]
+        candidates += [(o, f"baseline:{k}") for k, (o, _) in found.items()]
+        timed = minimize_time(
+            g,
+            candidates,
+            batch_size=batch_size,
+            seed=seed,
+            # With max_chunks the result depends on the seed only: no clock.
+            deadline=None if max_chunks < 1 << 62 else start + time_budget_s,
+        )
+        order, cost, predicted = timed.order, timed.multiplications, timed.predicted_s
+        method = timed.source
     return OptimizeResult(
         order=tuple(g.ids[v] for v in order),
-        cost=int(best.cost),
-        method=best.method,
+        cost=cost,
+        method=method,
         baselines=base_costs,
         lower_bound=lower_bound,
         elapsed_s=time.perf_counter() - start,
         history=tuple(best.history),
         work=work,
         notes=tuple(notes),
+        objective=objective,
+        predicted_time_s=predicted,
     )

@@ -1,0 +1,344 @@
+"""A time model: predicted run time of an order's kernel, and a search that minimises it.
+
+Multiplications are what an order costs on paper; what a caller pays is the run
+time of ``jax.jit(jax.vmap(kernel))``. Orders with equal or fewer
+multiplications can run slower: every product is one einsum in the kernel (XLA
+fuses some, not all), a product added onto an existing edge is one more add,
+every fill-in edge is one more buffer. :func:`time_features` counts these for a
+(graph, order) by running the same symbolic elimination the kernel runs
+(``graphs.elimination.eliminate`` and ``graphs.algebra.compose``, memoised), so
+no second cost definition exists. A :class:`TimeModel` is linear in them::
+
+    predicted_s(batch) = sum_i (fixed_s[i] + batch * per_example_s[i]) * feature[i]
+
+Its coefficients are fitted (non-negative least squares on relative error) to
+measured kernel times of many orders of the benchmark programs and checked on
+held-out programs by ``benchmarks/timemodel.py``, which writes them to
+``search/models/timemodel.json`` (shipped) and its report to
+``benchmarks/results/timemodel.md``.
+
+:func:`minimize_time` is what ``search.optimize(..., objective="time")`` runs
+after the portfolio: it scores every order the portfolio produced and then
+improves the best one by local moves on the predicted time.
+
+Example:
+  >>> g = graphs.trace(lambda x: jnp.sin(x) * jnp.cos(x), jnp.ones(3))
+  >>> feats = time_features(g, "reverse")
+  >>> feats.multiplications, load_time_model().predict(feats, 256) > 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from graphs import algebra
+from graphs.baselines import order_positions
+from graphs.elimination import ElimGraph, build, eliminate
+from graphs.ir import Graph
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "FEATURES",
+    "MODEL_PATH",
+    "TimeChoice",
+    "TimeFeatures",
+    "TimeModel",
+    "load_time_model",
+    "minimize_time",
+    "predicted_time_s",
+    "time_features",
+]
+
+#: The batch size ``predicted_time_s`` and ``optimize(objective="time")`` assume.
+DEFAULT_BATCH = 256
+#: The shipped coefficients (written by ``python benchmarks/timemodel.py``).
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "timemodel.json"
+
+
+class TimeFeatures(NamedTuple):
+    """What a kernel's run time depends on, for one (graph, order).
+
+    Order-dependent: ``multiplications``, ``additions``, ``products`` (compositions
+    with values: one einsum each), ``accumulations`` (products added onto an
+    existing edge with values: one add each), ``fill`` (edges created),
+    ``final_edges``/``final_core`` (input-output edges with values left after the
+    elimination, and their core entries: what the kernel densifies into the
+    output). Order-independent (they set the level across programs):
+    ``const`` (1), ``vertices``, ``partial_core`` (entries of the local-partial
+    cores evaluated), ``output_blocks`` (output x input pieces assembled, element
+    pieces of split vertices counted one each) and ``output_elements`` (dense
+    entries of the result).
+    """
+
+    const: int
+    multiplications: int
+    additions: int
+    products: int
+    accumulations: int
+    fill: int
+    final_edges: int
+    final_core: int
+    vertices: int
+    partial_core: int
+    output_blocks: int
+    output_elements: int
+
+
+FEATURES: tuple[str, ...] = TimeFeatures._fields
+
+
+def _core_size(partial) -> int:
+    if not getattr(partial, "has_values", False):
+        return 0
+    return math.prod(partial.core_shape or ())
+
+
+def _step(g: ElimGraph, v: int) -> tuple[ElimGraph, tuple[int, int, int, int, int]]:
+    """Eliminates ``v``; (multiplications, additions, products, accumulations, fill)."""
+    products = accumulations = fill = 0
+    preds = g.preds(v)
+    for s in g.succs(v):
+        a = g.edges[(s, v)]
+        for p in preds:
+            product = algebra.compose(a, g.edges[(v, p)])  # memoised: eliminate's own
+            valued = product.partial.has_values
+            products += valued
+            old = g.edges.get((s, p))
+            if old is None:
+                fill += 1
+            elif valued and old.has_values:
+                accumulations += 1
+    g, mults, adds, _ = eliminate(g, v)
+    return g, (mults, adds, products, accumulations, fill)
+
+
+def _static(g: ElimGraph) -> tuple[int, int, int, int]:
+    """(vertices, partial_core, output_blocks, output_elements) of ``g``."""
+    sizes = [math.prod(s) for s in g.shapes]
+    outs = set(g.outputs.values())
+    return (
+        len(g.ids),
+        sum(_core_size(p) for p in g.edges.values()),
+        len(outs) * len(g.inputs),
+        sum(sizes[o] for o in outs) * sum(sizes[i] for i in g.inputs),
+    )
+
+
+def _finish(g: ElimGraph, totals: Sequence[int], static) -> TimeFeatures:
+    """The features of an eliminated ``g`` given the per-step ``totals``."""
+    final = [p for p in g.edges.values() if getattr(p, "has_values", False)]
+    vertices, partial_core, blocks, elements = static
+    return TimeFeatures(
+        1, *totals, len(final), sum(map(_core_size, final)),
+        vertices, partial_core, blocks, elements,
+    )  # fmt: skip
+
+
+def _features(g: ElimGraph, positions: Sequence[int]) -> TimeFeatures:
+    static = _static(g)
+    totals = [0, 0, 0, 0, 0]
+    for v in positions:
+        g, counts = _step(g, v)
+        totals = [t + c for t, c in zip(totals, counts)]
+    return _finish(g, totals, static)
+
+
+def time_features(graph: Graph | ElimGraph, order: str | Sequence[str]) -> TimeFeatures:
+    """The :class:`TimeFeatures` of eliminating ``order`` from ``graph``.
+
+    Args:
+      graph: a program or structure-only graph, or its elimination graph.
+      order: intermediate ids, ``"forward"``, ``"reverse"`` or a baseline name.
+
+    Returns:
+      The features; ``multiplications`` equals ``graphs.cost(graph, order)``'s.
+
+    Example:
+      >>> time_features(graphs.trace(jnp.sin, jnp.ones(3)), "forward").products
+      0
+    """
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    return _features(g, order_positions(g, order))
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeModel:
+    """Linear run-time model: seconds = sum (fixed + batch * per_example) * feature.
+
+    Attributes:
+      fixed_s: seconds per unit of each feature per call, independent of batch.
+      per_example_s: seconds per unit of each feature per batch element.
+      source: how the coefficients were obtained (command, machine, load).
+    """
+
+    fixed_s: dict[str, float]
+    per_example_s: dict[str, float]
+    source: str = ""
+
+    def predict(self, features: TimeFeatures, batch_size: int = DEFAULT_BATCH) -> float:
+        """Predicted seconds per call of ``jax.jit(jax.vmap(kernel))`` at ``batch_size``."""
+        values = features._asdict()
+        return sum(
+            (self.fixed_s.get(k, 0.0) + batch_size * self.per_example_s.get(k, 0.0))
+            * values[k]
+            for k in FEATURES
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True) + "\n"
+
+
+#: Used when no fitted model is shipped: time proportional to multiplications.
+MULTIPLICATIONS_ONLY = TimeModel({}, {"multiplications": 1e-9}, "fallback")
+
+
+@functools.lru_cache(maxsize=4)
+def load_time_model(path: str | None = None) -> TimeModel:
+    """The shipped (or ``path``'s) model; without one, time ∝ multiplications."""
+    file = Path(path) if path else MODEL_PATH
+    if not file.exists():
+        return MULTIPLICATIONS_ONLY
+    data = json.loads(file.read_text())
+    unknown = sorted(set(data["fixed_s"]) | set(data["per_example_s"]) - set(FEATURES))
+    if unknown:
+        raise ValueError(
+            f"{file}: unknown time-model features {unknown}; expected some of "
+            f"{list(FEATURES)}; refit with python benchmarks/timemodel.py"
+        )
+    return TimeModel(data["fixed_s"], data["per_example_s"], data.get("source", ""))
+
+
+def predicted_time_s(
+    graph: Graph | ElimGraph,
+    order: str | Sequence[str],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    model: TimeModel | None = None,
+) -> float:
+    """Predicted seconds per call of the order's batched kernel (see :class:`TimeModel`)."""
+    model = model or load_time_model()
+    return model.predict(time_features(graph, order), batch_size)
+
+
+class TimeChoice(NamedTuple):
+    """The order :func:`minimize_time` chose.
+
+    Attributes:
+      order: positions in the elimination graph.
+      multiplications: its multiplications.
+      predicted_s: its predicted seconds per call.
+      source: the candidate's name, or ``"time:local"`` if local moves improved it.
+      evaluations: orders priced.
+    """
+
+    order: tuple[int, ...]
+    multiplications: int
+    predicted_s: float
+    source: str
+    evaluations: int
+
+
+#: Local moves (one vertex moved to another position) tried by default.
+TIME_MOVES = 300
+#: Bigger graphs get no local moves (each keeps a copy of the graph per prefix).
+LOCAL_MAX = 600
+
+
+def minimize_time(
+    g: ElimGraph,
+    candidates: Sequence[tuple[Sequence[int], str]],
+    *,
+    model: TimeModel | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    seed: int = 0,
+    deadline: float | None = None,
+    max_moves: int = TIME_MOVES,
+) -> TimeChoice:
+    """The candidate with the lowest predicted time, then improved by local moves.
+
+    The candidates are priced in turn (duplicates once; past ``deadline`` the
+    rest are skipped, the first is always priced); the best (ties: fewer
+    multiplications, then the earlier candidate) is the start of a first-improvement
+    local search: move one vertex to another position, keep the order if its
+    predicted time is lower. The moves re-eliminate only the suffix that changed.
+
+    Args:
+      g: the elimination graph.
+      candidates: ``(positions, name)`` pairs, e.g. the portfolio's orders.
+      model: the time model (default: the shipped one).
+      batch_size: the batch size to predict at.
+      seed: seed of the moves.
+      deadline: ``time.perf_counter()`` value after which no more moves are tried
+        (``None``: only ``max_moves`` bounds them; the result depends on the seed only).
+      max_moves: most local moves tried (none on graphs of more than
+        :data:`LOCAL_MAX` intermediates).
+
+    Returns:
+      A :class:`TimeChoice`.
+    """
+    model = model or load_time_model()
+    static = _static(g)
+    seen: dict[tuple[int, ...], TimeFeatures] = {}
+    best: tuple | None = None
+    for order, name in candidates:
+        key = tuple(order)
+        if key in seen:
+            continue
+        if best is not None and deadline is not None and time.perf_counter() > deadline:
+            break
+        seen[key] = feats = _features(g, key)
+        score = (model.predict(feats, batch_size), feats.multiplications)
+        if best is None or score < best[0]:
+            best = (score, key, name)
+    if best is None:
+        raise ValueError("minimize_time needs at least one candidate order")
+    (pred, mults), order, name = best
+    prefix = _Prefix(g, order, static)
+    rng = random.Random(seed)
+    n = len(order)
+    moves = 0
+    while 2 <= n <= LOCAL_MAX and moves < max_moves:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        moves += 1
+        i, j = rng.randrange(n), rng.randrange(n)
+        if i == j:
+            continue
+        new = list(order)
+        new.insert(j, new.pop(i))
+        feats = prefix.features(new, min(i, j))
+        p = model.predict(feats, batch_size)
+        if p < pred:
+            order, pred, name = tuple(new), p, "time:local"
+            mults = feats.multiplications
+            prefix = _Prefix(g, order, static)
+    return TimeChoice(order, int(mults), float(pred), name, len(seen) + moves)
+
+
+class _Prefix:
+    """The graph and feature totals after each prefix of an order (for suffix re-pricing)."""
+
+    def __init__(self, g: ElimGraph, order: Sequence[int], static):
+        self.static = static
+        self.graphs = [g]
+        self.totals = [(0, 0, 0, 0, 0)]
+        for v in order:
+            g, counts = _step(g, v)
+            self.graphs.append(g)
+            self.totals.append(tuple(t + c for t, c in zip(self.totals[-1], counts)))
+
+    def features(self, order: Sequence[int], k: int) -> TimeFeatures:
+        """Features of ``order``, which agrees with the stored order before ``k``."""
+        g, totals = self.graphs[k], list(self.totals[k])
+        for v in order[k:]:
+            g, counts = _step(g, v)
+            totals = [t + c for t, c in zip(totals, counts)]
+        return _finish(g, totals, self.static)
