@@ -11,14 +11,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+_MAKE_ENV = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
-def _dry_run(target: str, venv: Path) -> list[str]:
+def _dry_run(target: str, venv: Path, *variables: str) -> list[str]:
+    # Under `make test` this runs as a sub-make: without the outer make's
+    # variables and with --no-print-directory it prints only the recipe.
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_ENV}
     done = subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"],
+        ["make", "--no-print-directory", "-n", target, f"VENV={venv}", *variables],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,8 +75,5 @@ def test_after_a_dev_install_serve_installs_nothing(tmp_path):
 
 def test_the_port_is_a_make_variable(tmp_path):
     venv = _fake_venv(tmp_path, ".installed-runtime")
-    done = subprocess.run(
-        ["make", "-n", "serve", f"VENV={venv}", "PORT=8123"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.stdout.strip().endswith("serve --host 127.0.0.1 --port 8123")
+    lines = _dry_run("serve", venv, "PORT=8123")
+    assert lines[-1].endswith("serve --host 127.0.0.1 --port 8123")
