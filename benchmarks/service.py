@@ -27,9 +27,7 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,31 +65,14 @@ def random_dag(n: int, *, seed: int) -> dict:
 
 
 def start_server(data_dir: Path, sync_budget_s: float) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = os.environ | {
+    from service_probes import launch
+
+    env = {
         "CCELIM_DATABASE_URL": f"sqlite:///{data_dir / 'bench.db'}",
         "CCELIM_SYNC_BUDGET_S": str(sync_budget_s),
         "CCELIM_MAX_BUDGET_S": "600",
-        "JAX_PLATFORMS": "cpu",
     }
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "--timeout-keep-alive", "30",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return launch(env, "--timeout-keep-alive", "30")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -43,27 +43,20 @@ from tests.service.servicekit import (  # noqa: E402
 SECTION = "## Robustness: /healthz while each probe runs, and a long cache-hit load"
 
 
-def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen, str]:
+def launch(env: dict[str, str], *uvicorn_args: str) -> tuple[subprocess.Popen, str]:
+    """Starts the service on a free loopback port with ``env``; (process, URL)
+    once ``/healthz`` answers 200."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    environ = (
-        os.environ
-        | {
-            "CCELIM_DATABASE_URL": f"sqlite:///{data_dir / 'probes.db'}",
-            "CCELIM_SEARCH_WORKERS": "1",
-            "CCELIM_SYNC_BUDGET_S": "5",
-            "CCELIM_MAX_VERTICES": "7000",
-            "CCELIM_MAX_BODY_BYTES": "1000000",
-            "JAX_PLATFORMS": "cpu",
-        }
-        | env
-    )
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        *uvicorn_args,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=environ)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=os.environ | {"JAX_PLATFORMS": "cpu"} | env
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -74,6 +67,19 @@ def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("the server did not start")
+
+
+def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    return launch(
+        {
+            "CCELIM_DATABASE_URL": f"sqlite:///{data_dir / 'probes.db'}",
+            "CCELIM_SEARCH_WORKERS": "1",
+            "CCELIM_SYNC_BUDGET_S": "5",
+            "CCELIM_MAX_VERTICES": "7000",
+            "CCELIM_MAX_BODY_BYTES": "1000000",
+        }
+        | env
+    )
 
 
 def while_probing(url: str, probe: Callable[[], str]) -> tuple[float, int, str]:

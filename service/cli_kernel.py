@@ -22,6 +22,7 @@ import typer
 
 from service.cli_app import app
 from service.cli_errors import CLIError
+from service.cli_search import order_document
 
 #: Short dtype names accepted in ``--arg`` shape specs (numpy names work too).
 _DTYPES = {
@@ -268,15 +269,7 @@ def kernel_command(
     result = optimize(graph, time_budget_s=budget, seed=seed)
     artifact = interpreter.export(graph, list(result.order), batch=_batch(batch))
     output.mkdir(parents=True, exist_ok=True)
-    order = {
-        "order": list(result.order),
-        "cost": result.cost,
-        "method": result.method,
-        "lower_bound": result.lower_bound,
-        "baselines": result.baselines,
-        "seed": seed,
-        "budget_s": budget,
-    }
+    order = order_document(result, seed=seed, budget=budget)
     (output / "order.json").write_text(json.dumps(order, indent=1) + "\n")
     (output / "kernel.stablehlo").write_bytes(artifact.stablehlo)
     (output / "kernel.py").write_text(artifact.python_source)

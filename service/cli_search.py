@@ -11,6 +11,19 @@ import typer
 from service.cli_app import app
 
 
+def order_document(result, *, seed: int, budget: float) -> dict:
+    """What the CLI writes for an ``OptimizeResult`` (``order.json``)."""
+    return {
+        "order": list(result.order),
+        "cost": result.cost,
+        "method": result.method,
+        "lower_bound": result.lower_bound,
+        "baselines": result.baselines,
+        "seed": seed,
+        "budget_s": budget,
+    }
+
+
 def _load_graph(target: str):
     """A graph from a task name or a ``ccelim.graph/1`` JSON file."""
     import graphs
@@ -129,14 +142,6 @@ def optimize_command(
     for note in result.notes:
         console.print(f"[dim]{note}[/]")
     if out is not None:
-        doc = {
-            "order": list(result.order),
-            "cost": result.cost,
-            "method": result.method,
-            "lower_bound": result.lower_bound,
-            "baselines": result.baselines,
-            "seed": seed,
-            "budget_s": budget,
-        }
+        doc = order_document(result, seed=seed, budget=budget)
         Path(out).write_text(json.dumps(doc, indent=2) + "\n")
         console.print(f"order written to {out}")
