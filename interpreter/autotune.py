@@ -215,6 +215,7 @@ def fastest(
     fallbacks: Sequence[str] = FALLBACKS,
     min_time: float = 0.1,
     margin: float = 0.02,
+    search_budget_s: float = 1.0,
 ) -> TuneResult:
     """Times candidate Jacobian kernels on the caller's batch sizes; keeps the fastest.
 
@@ -226,12 +227,16 @@ def fastest(
     Each is compiled as ``jax.jit(jax.vmap(kernel))`` per batch size and timed
     interleaved with the others; the winner has the smallest mean log-ratio of its
     time to the best time at each batch size (ties go to the earlier candidate),
-    where a ccelim kernel must beat the best fallback by ``margin``.
+    where a ccelim kernel must beat the best fallback by ``margin``. Without
+    ``orders`` the one given order is ``"searched"``: ``search.optimize(graph,
+    objective="time", batch_size=max(batch_sizes))``'s, the order the time model
+    (``search.timemodel``) predicts fastest.
 
     Args:
       graph: a program graph.
       orders: ``{name: order}``, an order being intermediate ids or a baseline
-        name; e.g. ``{"searched": search.optimize(graph).order}``.
+        name; e.g. ``{"searched": search.optimize(graph, objective="time").order}``;
+        ``None``: search one (``search_budget_s``).
       batch_sizes: the ``jax.vmap`` batch sizes to time at.
       dtype: the arguments' float dtype; must be the graph's (trace the function
         with arguments of the dtype you will call it with). ``None``: the graph's.
@@ -242,6 +247,8 @@ def fastest(
       margin: a ccelim kernel must be faster than the best fallback by this
         fraction (of the mean log-ratio) to win; measurement noise then falls
         back to what JAX does rather than to a kernel that may be slower.
+      search_budget_s: without ``orders``, the budget of the search for the
+        ``"searched"`` candidate (objective ``"time"``).
 
     Returns:
       A :class:`TuneResult` with the winner's kernel and every measured time.
@@ -262,7 +269,17 @@ def fastest(
         raise ValueError(f"unknown fallbacks {unknown}; expected some of {FALLBACKS}")
     if not batch_sizes:
         raise ValueError("batch_sizes must name at least one batch size")
-    named: dict[str, OrderSpec] = dict(orders or {})
+    if orders is None:
+        from search.optimize import optimize  # interpreter does not need search
+
+        found = optimize(
+            graph,
+            time_budget_s=search_budget_s,
+            objective="time",
+            batch_size=max(int(b) for b in batch_sizes),
+        )
+        orders = {"searched": list(found.order)}
+    named: dict[str, OrderSpec] = dict(orders)
     for base in ("forward", "reverse"):
         if base not in named and not any(o == base for o in named.values()):
             named[base] = base
@@ -275,7 +292,7 @@ def fastest(
         p = kernel.plan
         order_ids[name] = tuple(p.elim.ids[v] for v in p.order)
         mults[name] = p.cost.multiplications
-        if p.elim.split and name in (orders or {}):
+        if p.elim.split and name in orders:
             # Split vertices' blocks stacked in groups fuse differently on XLA.
             grouped = f"{name}/stack{GROUPED_STACK}"
             kernels[grouped] = jacobian(graph, order, stack_group=GROUPED_STACK)

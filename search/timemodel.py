@@ -55,6 +55,7 @@ __all__ = [
     "minimize_time",
     "predicted_time_s",
     "time_features",
+    "time_order",
 ]
 
 #: The batch size ``predicted_time_s`` and ``optimize(objective="time")`` assume.
@@ -207,7 +208,9 @@ def load_time_model(path: str | None = None) -> TimeModel:
     if not file.exists():
         return MULTIPLICATIONS_ONLY
     data = json.loads(file.read_text())
-    unknown = sorted(set(data["fixed_s"]) | set(data["per_example_s"]) - set(FEATURES))
+    unknown = sorted(
+        (set(data["fixed_s"]) | set(data["per_example_s"])) - set(FEATURES)
+    )
     if unknown:
         raise ValueError(
             f"{file}: unknown time-model features {unknown}; expected some of "
@@ -342,3 +345,49 @@ class _Prefix:
             g, counts = _step(g, v)
             totals = [t + c for t, c in zip(totals, counts)]
         return _finish(g, totals, self.static)
+
+
+def time_order(
+    graph: Graph | ElimGraph,
+    order: str | Sequence[str],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    model: TimeModel | None = None,
+    seed: int = 0,
+    max_moves: int = TIME_MOVES,
+) -> list[str]:
+    """The order the time model predicts fastest, starting from ``order``.
+
+    :func:`minimize_time` over ``order``, the forward and the reverse order, with
+    ``max_moves`` local moves (no clock: the result depends on the seed only).
+    For a kernel maker that already has a searched order (the service's tuning).
+
+    Args:
+      graph: a program or structure-only graph, or its elimination graph.
+      order: intermediate ids, ``"forward"``, ``"reverse"`` or a baseline name.
+      batch_size: the batch size to predict at.
+      model: the time model (default: the shipped one).
+      seed: seed of the moves.
+      max_moves: local moves tried.
+
+    Returns:
+      The chosen order as intermediate ids.
+    """
+    g = graph if isinstance(graph, ElimGraph) else build(graph)
+    candidates = [
+        (order_positions(g, o), str(name))
+        for name, o in (
+            ("given", order),
+            ("forward", "forward"),
+            ("reverse", "reverse"),
+        )
+    ]
+    choice = minimize_time(
+        g,
+        candidates,
+        model=model,
+        batch_size=batch_size,
+        seed=seed,
+        max_moves=max_moves,
+    )
+    return [g.ids[v] for v in choice.order]

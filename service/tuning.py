@@ -3,7 +3,8 @@
 ``POST /v1/orders`` with ``"batch_sizes": [256, 2048]`` asks not only for the order
 with the fewest multiplications but for the fastest Jacobian on the caller's
 batch sizes. :func:`tune_task` (in a worker process, like kernel exports) runs
-``interpreter.fastest`` — the order found, the forward and reverse orders, and
+``interpreter.fastest`` — the order found, the order the time model predicts
+fastest from it (:func:`time_candidates`), the forward and reverse orders, and
 plain ``jax.jacfwd``/``jax.jacrev`` — on the graph's shapes and dtype, and, when
 plain JAX wins, exports a kernel that does what JAX does, in the same layout.
 Measurements are stored in the ``tunings`` table keyed by graph hash, order,
@@ -27,7 +28,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from service.backends import TaskTimedOut, WorkerDied
 from service.db import Base, utcnow
 
-__all__ = ["TUNE_LIMIT_S", "TuningRow", "tune_task", "tuning_for", "with_tuning"]
+__all__ = [
+    "TUNE_LIMIT_S",
+    "TuningRow",
+    "time_candidates",
+    "tune_task",
+    "tuning_for",
+    "with_tuning",
+]
 
 #: Seconds one tuning (compiles and timings of every candidate) may take.
 TUNE_LIMIT_S = 300.0
@@ -83,6 +91,24 @@ def _export_fallback(graph: Any, mode: str, order: Sequence[str]) -> dict[str, A
     }
 
 
+def time_candidates(
+    graph: Any, order: Sequence[str], batch_sizes: Sequence[int]
+) -> dict[str, list[str]]:
+    """The orders to time: the one found and, where it differs, the time model's.
+
+    ``"searched:time"`` is ``search.timemodel.time_order`` from the searched order
+    (the lowest predicted kernel time at the largest batch size): kernels are
+    chosen for time, and the measurement then decides between the two.
+    """
+    from search.timemodel import time_order
+
+    timed = time_order(graph, list(order), batch_size=max(batch_sizes))
+    orders = {"searched": list(order)}
+    if timed != list(order):
+        orders["searched:time"] = timed
+    return orders
+
+
 def tune_task(
     graph_json: str, order: Sequence[str], batch_sizes: Sequence[int], with_kernel: bool
 ) -> dict[str, Any]:
@@ -102,7 +128,9 @@ def tune_task(
 
         graph = graphs.load(graph_json)
         tuned = interpreter.fastest(
-            graph, {"searched": list(order)}, batch_sizes=list(batch_sizes)
+            graph,
+            time_candidates(graph, order, batch_sizes),
+            batch_sizes=list(batch_sizes),
         )
         result = {
             "winner": tuned.winner,

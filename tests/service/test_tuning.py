@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import graphs
-from service.tuning import _export_fallback, tune_task
+from service.tuning import _export_fallback, time_candidates, tune_task
 from tests.service.servicekit import MINIMAL
 
 
@@ -37,6 +37,10 @@ def test_tune_task_times_every_candidate_on_the_batch_sizes():
     # elements and the searched order is also timed with grouped stacking.
     candidates = {"searched", "searched/stack8", "forward", "reverse"}
     candidates |= {"jacfwd", "jacrev"}
+    # Kernels are chosen for time: where the time model predicts another order
+    # faster (search.timemodel.time_order), it is timed too.
+    if "searched:time" in time_candidates(graph, order, [2, 8]):
+        candidates |= {"searched:time", "searched:time/stack8"}
     assert set(result["times_s"]) == candidates
     assert all(set(t) == {"2", "8"} for t in result["times_s"].values())
     assert result["winner"] in result["times_s"]
