@@ -2,7 +2,7 @@
 ``search.optimize`` at 1 s with and without it, side by side in one run.
 
 Graphs are held out: ``graphs.random_programs.random_dag`` with seeds from
-``search.corpus.VALIDATION_SEED_BASE`` on (training draws seeds below it), and a
+``search.training.corpus.VALIDATION_SEED_BASE`` on (training draws seeds below it), and a
 layered DAG generator written here (not the project's; training never saw it).
 
 1. Policy alone: the greedy policy order and the best of it and 3 sampled
@@ -37,8 +37,8 @@ from graphs.elimination import build  # noqa: E402
 from graphs.ir import INPUT, NODE, Edge, Graph, Vertex  # noqa: E402
 from graphs.random_programs import random_dag  # noqa: E402
 from search.core import ScalarCore, greedy_order  # noqa: E402
-from search.corpus import VALIDATION_SEED_BASE  # noqa: E402
 from search.policy import load_policy_weights, policy_order  # noqa: E402
+from search.training.corpus import VALIDATION_SEED_BASE  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "policy.md"
 SIZES = (200, 500, 1000, 2000, 5000)

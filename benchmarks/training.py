@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 
 from graphs.baselines import baselines, best_baseline  # noqa: E402
 from graphs.elimination import resolve_order  # noqa: E402
-from search import corpus  # noqa: E402
 from search.episodes import Player  # noqa: E402
 from search.exact import exact_optimum  # noqa: E402
 from search.net import DEFAULT_MODEL_PATH, load_params  # noqa: E402
+from search.training import corpus  # noqa: E402
 from search.training.selfplay import evaluate_costs  # noqa: E402
 from search.training.trainconfig import TrainConfig, config_from_dict  # noqa: E402
 

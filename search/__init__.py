@@ -1,6 +1,5 @@
 """search: exact, local and tree search for cheap elimination orders; the portfolio."""
 
-from search.corpus import CorpusConfig
 from search.episodes import EpisodeBatch, play_episodes
 from search.exact import ExactResult, ExactSearch, exact_optimum
 from search.fastbaselines import scalar_baselines
@@ -20,6 +19,7 @@ from search.training import (
     TrainResult,
     TrainState,
 )
+from search.training.corpus import CorpusConfig
 
 __all__ = [
     "CorpusConfig",

@@ -28,7 +28,6 @@ import numpy as np
 import optax
 
 from graphs.elimination import ElimGraph
-from search.corpus import VALIDATION_SEED_BASE, GraphSpec, elim_of
 from search.net_policy import (
     HAIKU_VERSION,
     params_to_weights,
@@ -36,6 +35,7 @@ from search.net_policy import (
     save_policy,
 )
 from search.policy import NUM_FEATURES, PolicyState
+from search.training.corpus import VALIDATION_SEED_BASE, GraphSpec, elim_of
 
 
 class Example(NamedTuple):

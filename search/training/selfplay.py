@@ -21,9 +21,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from search.corpus import CorpusConfig, GraphSpec, best_cost, elim_of, sample_specs
 from search.game import GameState, _step, bucket_for, encode, legal_mask, stack
 from search.masking import masked_logits
+from search.training.corpus import (
+    CorpusConfig,
+    GraphSpec,
+    best_cost,
+    elim_of,
+    sample_specs,
+)
 from search.training.replay import Samples, episode_samples
 from search.training.runlog import normal_priority
 

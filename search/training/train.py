@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from search.corpus import validation_score, validation_specs
 from search.training import checkpoint
 from search.training.cluster import connect, spawn_learner, spawn_workers
+from search.training.corpus import validation_score, validation_specs
 from search.training.replay import ReplayBuffer
 from search.training.runlog import RunLog, hardware
 from search.training.trainconfig import TrainConfig

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from search.corpus import CorpusConfig
 from search.net import NetConfig
 from search.training import checkpoint
+from search.training.corpus import CorpusConfig
 from search.training.selfplay import SelfPlayConfig
 from search.training.train import train
 from search.training.trainconfig import TrainConfig

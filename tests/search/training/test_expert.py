@@ -11,8 +11,8 @@ import numpy as np
 
 from graphs.elimination import build
 from graphs.random_programs import random_dag
-from search.corpus import VALIDATION_SEED_BASE
 from search.policy import PolicyState, load_policy_weights, policy_order
+from search.training.corpus import VALIDATION_SEED_BASE
 from search.training.expert import (
     Example,
     ExpertConfig,

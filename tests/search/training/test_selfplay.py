@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from search import corpus, game
-from search.corpus import CorpusConfig, GraphSpec
+from search import game
 from search.episodes import Player
+from search.training import corpus
+from search.training.corpus import CorpusConfig, GraphSpec
 from search.training.replay import episode_samples
 from search.training.selfplay import SelfPlayConfig, SelfPlayWorker, encode_batch
 
