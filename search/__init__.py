@@ -11,6 +11,7 @@ from search.net import NetConfig, load_params, make_network, save_params
 from search.net_policy import PolicyWeights
 from search.optimize import OptimizeResult, optimize
 from search.policy import load_policy_weights, policy_order
+from search.prefix import prefix_order
 from search.training import (
     LearnerConfig,
     ReplayBuffer,
@@ -50,6 +51,7 @@ __all__ = [
     "optimize",
     "play_episodes",
     "policy_order",
+    "prefix_order",
     "run_mcts",
     "save_params",
     "scalar_baselines",

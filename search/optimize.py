@@ -19,7 +19,10 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
 * ``bounds`` — on the other scalar graphs up to :data:`ROOT_BOUND_MAX`
   intermediates, the group lower bound of ``search.bounds`` (one group's DP a
   chunk); it only raises the reported lower bound and can stop the run early;
-* ``local`` — on scalar graphs first one window a cycle of ``search.window``
+* ``local`` — on scalar graphs first the two orders of ``search.prefix``
+  (reverse and forward mode after a greedy prefix that each step makes cheaper;
+  within :data:`PREFIX_SHARE` of the budget), which join the baselines as
+  annealing's starts; then one window a cycle of ``search.window``
   (each window of :data:`WINDOW_WIDTH` consecutive vertices of the best order
   re-ordered optimally by the subset DP) until its sweeps find nothing, the
   two exchanging their best orders; and simulated annealing
@@ -67,9 +70,11 @@ from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
 from search.bounds import GroupBound
 from search.core import ScalarCore, core_for, price_baselines
+from search.core.scalar import now
 from search.exact import ExactSearch, subset_dp
 from search.fastcost import ScalarModel
 from search.local import LocalSearch
+from search.prefix import prefix_order
 from search.timemodel import DEFAULT_BATCH, minimize_time
 from search.window import WindowSearch
 
@@ -84,6 +89,8 @@ EXACT_MAX_SCALAR = 40
 EXACT_MAX_TENSOR = 14
 ROOT_BOUND_MAX = 600  # larger scalar graphs get no lower bound (it takes seconds)
 BASELINE_SHARE = 0.25  # baselines not priced by then are skipped
+PREFIX_MIN = 3  # smaller graphs: the prefix orders are baselines or exact's
+PREFIX_SHARE = 0.35  # prefix orders not priced by then are skipped
 WINDOW_MAX = 600  # windows work on Python-int bitsets: not on bigger graphs
 VERIFY_MAX = 300  # bigger scalar graphs are re-priced by the C core, not graphs.cost
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
@@ -110,7 +117,9 @@ class OptimizeResult:
       order: the order, as the graph's own intermediate vertex ids.
       cost: its multiplications (as ``graphs.cost`` counts them).
       method: what found it: ``"baseline:<name>"``, ``"exact"``, ``"local"``
-        (annealing), ``"local:window"`` (exact window re-ordering), ``"policy"``
+        (annealing), ``"local:window"`` (exact window re-ordering),
+        ``"local:prefix"`` (``search.prefix``: a greedy prefix, then reverse or
+        forward mode), ``"policy"``
         (the learned policy's order) or ``"mcts"``; with ``objective="time"``
         also ``"time:local"`` (local moves on the predicted time).
       baselines: every baseline's cost, by name.
@@ -194,6 +203,27 @@ def _policy_order(g, core, weights, deadline, notes) -> tuple[list[int], int] | 
         notes.append("policy: skipped, past the deadline")
         return None
     return order, int(sum(core.order_costs(order)))
+
+
+def _prefix_orders(g, core, deadline, notes) -> list[tuple[str, tuple[list[int], int]]]:
+    """``search.prefix`` orders (reverse, then forward mode after the greedy
+    prefix) with their costs, those done by ``deadline`` (the others noted)."""
+    found = []
+    for name, transpose in (("prefix_reverse", False), ("prefix_forward", True)):
+        order = prefix_order(g, transpose=transpose, deadline=deadline)
+        costs = None
+        if order is not None:
+            costs = core.order_costs(order, deadline=_core_clock(deadline))
+        if costs is None:
+            notes.append(f"local: {name} skipped, past the deadline")
+            continue
+        found.append((name, (order, int(sum(costs)))))
+    return found
+
+
+def _core_clock(deadline: float | None) -> float | None:
+    """A ``time.perf_counter()`` deadline on the C core's clock."""
+    return None if deadline is None else now() + deadline - time.perf_counter()
 
 
 def optimize(
@@ -281,6 +311,15 @@ def optimize(
     inits = [order for _, (order, _) in ranked]
     name0, (_, cost0) = ranked[0]
     best.offer(inits[0], cost0, f"baseline:{name0}")
+    if "local" in chosen and g.is_scalar and n >= PREFIX_MIN:
+        # Reverse and forward mode after a greedy prefix: never worse than the
+        # mode itself, and far better starts for annealing on DAGs unlike ours.
+        limit = None if max_chunks is not None else start + PREFIX_SHARE * time_budget_s
+        for name, (order, cost) in _prefix_orders(g, core, limit, notes):
+            best.offer(order, cost, "local:prefix")
+            ranked.append((name, (order, cost)))
+        ranked.sort(key=lambda kv: kv[1][1])
+        inits = [order for _, (order, _) in ranked]
     if "policy" in chosen and n >= POLICY_MIN and time_budget_s >= POLICY_MIN_BUDGET_S:
         # At most POLICY_SHARE of the budget: on big graphs a network pass per
         # step can take all of it (10,000 intermediates at 10 s did), and then

@@ -1,0 +1,95 @@
+"""search.prefix: the greedy prefix's exact saving, hand-solved costs, optimize's use."""
+
+import random
+
+from graphs.elimination import build, cost_of
+from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
+from graphs.random_programs import random_dag
+from search import optimize
+from search.prefix import grow_prefix, prefix_order
+from tests.search.searchgen import random_graph
+
+
+def _graph(inputs, inter, outputs, edges):
+    vertices = [Vertex(x, INPUT) for x in inputs]
+    vertices += [Vertex(v, NODE) for v in [*inter, *outputs]]
+    return Graph(
+        tuple(vertices),
+        tuple(inputs),
+        tuple(outputs),
+        tuple(Edge(s, d) for s, d in edges),
+    )
+
+
+def _ids(g, order):
+    return [g.ids[v] for v in order]
+
+
+def test_hand_solved_fan_out_goes_first():
+    # x -> v -> a, b; a and b each -> y1, y2, y3. Reverse: b 1·3, a 1·3, then v
+    # (successors now y1..y3) 1·3 = 9. Δ(v) = 1·2 - 1·3 + 0 = -1: v first costs
+    # 1·2, then a and b (predecessor x) 3 each = 8; Δ(a) = Δ(b) = 0 then.
+    outs = ("y1", "y2", "y3")
+    edges = [("x", "v"), ("v", "a"), ("v", "b")]
+    edges += [(m, y) for m in "ab" for y in outs]
+    g = build(_graph(["x"], ["v", "a", "b"], outs, edges))
+    assert cost_of(g, list(reversed(g.intermediates))).multiplications == 9
+    order, saved = grow_prefix(g)
+    assert _ids(g, order)[0] == "v" and saved == 1
+    assert cost_of(g, order).multiplications == 8
+
+
+def test_hand_solved_transpose_improves_forward():
+    # Mirror image: x1, x2, x3 -> a, b -> v -> y. Forward pays 3 + 3 + 3 = 9;
+    # on the transposed graph v goes first: 2·1, then a and b 3·1 each = 8.
+    ins = ("x1", "x2", "x3")
+    edges = [(x, m) for m in "ab" for x in ins] + [("a", "v"), ("b", "v"), ("v", "y")]
+    g = build(_graph(ins, ["a", "b", "v"], ["y"], edges))
+    assert cost_of(g, list(g.intermediates)).multiplications == 9
+    order, saved = grow_prefix(g, transpose=True)
+    assert _ids(g, order)[0] == "v" and saved == 1
+    assert cost_of(g, order).multiplications == 8
+
+
+def test_saving_is_exact_and_never_negative_on_random_dags():
+    gained = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        graph = random_dag(
+            seed + 500,
+            num_intermediates=rng.randint(5, 120),
+            num_inputs=rng.randint(1, 8),
+            num_outputs=rng.randint(1, 8),
+        )
+        g = build(graph)
+        inter = list(g.intermediates)
+        for transpose, mode in ((False, inter[::-1]), (True, inter)):
+            order, saved = grow_prefix(g, transpose=transpose, rng=rng)
+            assert sorted(order) == sorted(inter)
+            base = cost_of(g, mode).multiplications
+            assert cost_of(g, order).multiplications == base - saved
+            assert saved >= 0
+            gained += saved > 0
+    assert gained >= 40
+
+
+def test_valueless_edges_still_give_a_permutation():
+    for seed in range(30):
+        g = build(random_graph(seed, num_nodes=12, valueless=0.4))
+        for transpose in (False, True):
+            order = prefix_order(g, transpose=transpose)
+            assert sorted(order) == sorted(g.intermediates)
+
+
+def test_past_the_deadline_gives_none():
+    g = build(random_dag(3, num_intermediates=400, num_inputs=8, num_outputs=4))
+    assert prefix_order(g, deadline=0.0) is None
+
+
+def test_optimize_is_never_worse_than_the_prefix_orders():
+    g = build(random_dag(7, num_intermediates=300, num_inputs=12, num_outputs=6))
+    result = optimize(g, time_budget_s=30, seed=0, methods=("local",), max_chunks=1)
+    for transpose in (False, True):
+        cost = cost_of(g, prefix_order(g, transpose=transpose)).multiplications
+        assert result.cost <= cost
+    assert result.cost < min(result.baselines.values())
