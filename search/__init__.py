@@ -12,6 +12,7 @@ from search.net_policy import PolicyWeights
 from search.optimize import OptimizeResult, optimize
 from search.policy import load_policy_weights, policy_order
 from search.prefix import prefix_order
+from search.timemodel import TimeFeatures, TimeModel, predicted_time_s, time_features
 from search.training import (
     LearnerConfig,
     ReplayBuffer,
@@ -40,6 +41,8 @@ __all__ = [
     "SelfPlayConfig",
     "TrainConfig",
     "TrainResult",
+    "TimeFeatures",
+    "TimeModel",
     "TrainState",
     "anneal",
     "evaluator",
@@ -51,8 +54,10 @@ __all__ = [
     "optimize",
     "play_episodes",
     "policy_order",
+    "predicted_time_s",
     "prefix_order",
     "run_mcts",
     "save_params",
     "scalar_baselines",
+    "time_features",
 ]

@@ -69,7 +69,10 @@ class TimeFeatures(NamedTuple):
 
     Order-dependent: ``multiplications``, ``additions``, ``products`` (compositions
     with values: one einsum each), ``accumulations`` (products added onto an
-    existing edge with values: one add each), ``fill`` (edges created),
+    existing edge with values: one add each), ``contractions`` (products that sum
+    over an index of the eliminated vertex: more multiplications than result
+    entries, a reduction or ``dot_general``), ``presums`` (products that first sum
+    a factor over an axis only it has), ``fill`` (edges created),
     ``final_edges``/``final_core`` (input-output edges with values left after the
     elimination, and their core entries: what the kernel densifies into the
     output). Order-independent (they set the level across programs):
@@ -84,6 +87,8 @@ class TimeFeatures(NamedTuple):
     additions: int
     products: int
     accumulations: int
+    contractions: int
+    presums: int
     fill: int
     final_edges: int
     final_core: int
@@ -94,6 +99,7 @@ class TimeFeatures(NamedTuple):
 
 
 FEATURES: tuple[str, ...] = TimeFeatures._fields
+NUM_STEP_FEATURES = 7  # multiplications .. fill: summed over the elimination steps
 
 
 def _core_size(partial) -> int:
@@ -102,9 +108,10 @@ def _core_size(partial) -> int:
     return math.prod(partial.core_shape or ())
 
 
-def _step(g: ElimGraph, v: int) -> tuple[ElimGraph, tuple[int, int, int, int, int]]:
-    """Eliminates ``v``; (multiplications, additions, products, accumulations, fill)."""
-    products = accumulations = fill = 0
+def _step(g: ElimGraph, v: int) -> tuple[ElimGraph, tuple[int, ...]]:
+    """Eliminates ``v``; its (multiplications, additions, products, accumulations,
+    contractions, presums, fill)."""
+    products = accumulations = contractions = presums = fill = 0
     preds = g.preds(v)
     for s in g.succs(v):
         a = g.edges[(s, v)]
@@ -112,13 +119,15 @@ def _step(g: ElimGraph, v: int) -> tuple[ElimGraph, tuple[int, int, int, int, in
             product = algebra.compose(a, g.edges[(v, p)])  # memoised: eliminate's own
             valued = product.partial.has_values
             products += valued
+            contractions += product.multiplications > _core_size(product.partial)
+            presums += product.additions > 0
             old = g.edges.get((s, p))
             if old is None:
                 fill += 1
             elif valued and old.has_values:
                 accumulations += 1
     g, mults, adds, _ = eliminate(g, v)
-    return g, (mults, adds, products, accumulations, fill)
+    return g, (mults, adds, products, accumulations, contractions, presums, fill)
 
 
 def _static(g: ElimGraph) -> tuple[int, int, int, int]:
@@ -145,7 +154,7 @@ def _finish(g: ElimGraph, totals: Sequence[int], static) -> TimeFeatures:
 
 def _features(g: ElimGraph, positions: Sequence[int]) -> TimeFeatures:
     static = _static(g)
-    totals = [0, 0, 0, 0, 0]
+    totals = [0] * NUM_STEP_FEATURES
     for v in positions:
         g, counts = _step(g, v)
         totals = [t + c for t, c in zip(totals, counts)]
@@ -332,7 +341,7 @@ class _Prefix:
     def __init__(self, g: ElimGraph, order: Sequence[int], static):
         self.static = static
         self.graphs = [g]
-        self.totals = [(0, 0, 0, 0, 0)]
+        self.totals = [(0,) * NUM_STEP_FEATURES]
         for v in order:
             g, counts = _step(g, v)
             self.graphs.append(g)

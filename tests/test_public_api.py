@@ -22,7 +22,8 @@ PUBLIC = {
         ScalarModel SelfPlayConfig TrainConfig TrainResult TrainState anneal evaluator
         exact_optimum greedy_randomized load_params make_network optimize
         play_episodes run_mcts save_params scalar_baselines PolicyWeights
-        load_policy_weights policy_order prefix_order""",
+        load_policy_weights policy_order prefix_order TimeFeatures TimeModel
+        predicted_time_s time_features""",
     interpreter: """Block InputSpec KernelArtifact OutputBlock Plan TuneResult accumulate
         accumulate_blocks accumulate_structured count_multiplications dense_block
         evaluate export fastest jac jacobian jax_jacobian kernel_multiplications

@@ -45,6 +45,8 @@ def test_features_are_counted_from_the_elimination_forward():
     assert feats.multiplications == 4 and feats.products == 4
     assert feats.additions == 1 and feats.accumulations == 1
     assert feats.fill == 3
+    # Scalars: no product sums over an index or pre-sums a factor.
+    assert (feats.contractions, feats.presums) == (0, 0)
     # Left: the one edge y<-x (a scalar core); 5 vertices, 5 scalar partials.
     assert (feats.final_edges, feats.final_core) == (1, 1)
     assert (feats.vertices, feats.partial_core) == (5, 5)
@@ -75,6 +77,27 @@ def test_features_of_a_vector_program_count_cores_not_elements():
         1,
         9,
     )
+
+
+A = np.arange(6.0).reshape(2, 3) / 7
+B = np.array([[1.0, 2.0], [3.0, -1.0]])
+
+
+def _matrix_chain(x):
+    # x (3) -> u = A x (dense 2x3) -> v = sin u (diagonal) -> y = B v (dense 2x2)
+    return B @ jnp.sin(A @ x)
+
+
+def test_a_product_summing_over_the_eliminated_vertex_is_a_contraction():
+    graph = graphs.trace(_matrix_chain, np.ones(3))
+    fwd = time_features(graph, "forward")
+    # u: diag(2) . (2x3): 6 products, 6 entries, no sum. v: (2x2) . (2x3) sums
+    # over v's 2 entries: 12 multiplications for 6 entries: one contraction.
+    assert (fwd.multiplications, fwd.products, fwd.contractions) == (18, 2, 1)
+    rev = time_features(graph, "reverse")
+    # v: (2x2) . diag(2) = 4 entries, 4 products. u: (2x2) . (2x3): 12, summed.
+    assert (rev.multiplications, rev.products, rev.contractions) == (16, 2, 1)
+    assert (rev.fill, rev.final_core, rev.output_elements) == (2, 6, 6)
 
 
 def test_model_predicts_its_linear_formula():
