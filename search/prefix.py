@@ -98,6 +98,8 @@ def grow_prefix(
     """:func:`prefix_order` and ``-Σ Δ``, the multiplications it saves against
     reverse mode (forward with ``transpose``) by the count of the module
     docstring; exact when every edge has a value."""
+    if deadline is not None and time.perf_counter() > deadline:
+        return None
     inter = set(g.intermediates)
     pred = {v: set(g.pred.get(v, ())) for v in range(len(g.ids))}
     succ = {v: set(g.succ.get(v, ())) for v in range(len(g.ids))}
