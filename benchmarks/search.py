@@ -8,7 +8,9 @@ exact optimum on random scalar programs with at most 20 intermediates.
 Run:  .venv/bin/python benchmarks/search.py --budgets 1,10,60
 Writes benchmarks/results/search.md and benchmarks/results/search_<task>.png.
 ``--section scale`` runs the scale section alone (``benchmarks/search_scale.py``:
-1,000–100,000-intermediate DAGs), writing benchmarks/results/search_scale.md.
+1,000–100,000-intermediate DAGs), writing benchmarks/results/search_scale.md;
+``--section unseen-dags`` the DAGs from generators that are not the project's
+(``benchmarks/search_unseen.py``), writing benchmarks/results/search_unseen.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from search.local import LocalSearch  # noqa: E402
 
 sys.path.insert(0, str(_HERE))  # the scale section's module, after the package
 from search_scale import main_scale  # noqa: E402
+from search_unseen import main_unseen  # noqa: E402
 
 sys.path.remove(str(_HERE))
 
@@ -431,8 +434,9 @@ def main():
     parser.add_argument(
         "--section",
         default="all",
-        choices=("all", "tasks", "scale"),
-        help="tasks: the task and exact sections; scale: the scale section alone",
+        choices=("all", "tasks", "scale", "unseen-dags"),
+        help="tasks: the task and exact sections; scale: the scale section alone; "
+        "unseen-dags: DAGs from generators that are not the project's",
     )
     parser.add_argument("--scale-sizes", default="1000,3000,10000,100000")
     parser.add_argument("--scale-budgets", default="1,10,60")
@@ -440,8 +444,10 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.section in ("all", "scale"):
         main_scale(args, RESULTS)
-        if args.section == "scale":
-            return
+    if args.section in ("all", "unseen-dags"):
+        main_unseen(args, RESULTS)
+    if args.section in ("scale", "unseen-dags"):
+        return
     start = time.perf_counter()
     budgets = [float(b) for b in args.budgets.split(",")]
     names = [n for n in args.tasks.split(",") if n]
