@@ -138,6 +138,9 @@ class LocalSearch:
       core: the scalar graph's :class:`search.core.ScalarCore` to reuse.
       init_costs: the multiplications of ``init_orders``, if known (scalar
         graphs then do not price them again).
+      greedy_restarts: whether every other annealing run of a scalar graph
+        restarts from a greedy-randomised Markowitz order (default: on graphs
+        of at most :data:`NATIVE_GREEDY_RESTARTS_MAX` intermediates).
 
     On scalar graphs the moves run in C (:class:`search.core.ScalarAnnealer`,
     whose moves start at a sweeping cursor); ``long_moves`` and ``kick`` apply to
@@ -157,6 +160,7 @@ class LocalSearch:
         kick: float = 0.0,
         core: ScalarCore | None = None,
         init_costs: Sequence[int] | None = None,
+        greedy_restarts: bool | None = None,
     ):
         self.graph = g
         self.n = n = len(g.intermediates)
@@ -171,6 +175,9 @@ class LocalSearch:
                 run_moves,
                 temperature,
                 mean_distance,
+                n <= NATIVE_GREEDY_RESTARTS_MAX
+                if greedy_restarts is None
+                else greedy_restarts,
             )
             return
         self.rng = random.Random(seed)
@@ -196,7 +203,7 @@ class LocalSearch:
         self.ev.reset(self.best_order)
 
     def _init_native(
-        self, core, seed, init_orders, init_costs, run_moves, temperature, dist
+        self, core, seed, init_orders, init_costs, run_moves, temperature, dist, greedy
     ):
         n = self.n
         starts = [list(o) for o in init_orders] or [list(self.graph.intermediates)]
@@ -215,7 +222,7 @@ class LocalSearch:
                 run_moves=run_moves or max(4000, min(300 * n, 2_000_000)),
                 temperature=temperature,
                 mean_distance=dist or _native_distance(n),
-                greedy_restarts=n <= NATIVE_GREEDY_RESTARTS_MAX,
+                greedy_restarts=greedy,
             ),
         )
 
