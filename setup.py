@@ -13,7 +13,7 @@ setup(
         Extension(
             "search.core._cscalar",
             sources=["search/core/_scalar.c"],
-            extra_compile_args=["-O2"],
+            extra_compile_args=["-O3"],
             libraries=["m"],
         )
     ]

@@ -28,7 +28,7 @@ _BYTES = ctypes.POINTER(ctypes.c_ubyte)
 
 _SIGNATURES = {
     "cc_now": (ctypes.c_double, []),
-    "cc_new": (_P, [ctypes.c_int, _INTS, _INTS, _BYTES]),
+    "cc_new": (_P, [ctypes.c_int, _INTS, _INTS, _BYTES, _INTS, ctypes.c_int]),
     "cc_free": (None, [_P]),
     "cc_reset": (None, [_P]),
     "cc_cost": (i64, [_P, ctypes.c_int]),
@@ -112,7 +112,7 @@ def _compiled() -> pathlib.Path:
         subprocess.run(
             [
                 compiler,
-                "-O2",
+                "-O3",
                 "-shared",
                 "-fPIC",
                 "-o",

@@ -7,9 +7,10 @@
  * value-less only when both factors are, and anything added onto an existing
  * edge is valued.
  *
- * The graph is kept as adjacency arrays with a per-edge value-less flag on both
- * sides, and an undo log, so that a search can eliminate a few vertices, price
- * them and take them back.  Loaded with ctypes by search/core/scalar.py; plain C99,
+ * The graph is kept as per-vertex sets of predecessors and successors (Set
+ * below: each edge with its value-less flag, in the memory of its own vertex),
+ * and an undo log, so that a search can eliminate a few vertices, price them
+ * and take them back.  Loaded with ctypes by search/core/scalar.py; plain C11,
  * no Python headers.
  */
 #include <math.h>
@@ -20,30 +21,39 @@
 
 typedef long long i64;
 
-typedef struct {
-    int *v;
-    int n, cap;
-} Adj;
+/* One side of a vertex's adjacency: its neighbours, each stored as
+ * (neighbour << 1) | value_less, in insertion order (removal moves the last
+ * entry into the gap).  A set of more than SET_SMALL entries also has an
+ * open-addressing index ((neighbour + 1) << 32 | position, 0: empty slot), so
+ * that a lookup touches this vertex's memory only: eliminating v looks up
+ * succ[p] for every p in P(v) (or pred[s] for every s in S(v)), a few small
+ * tables that stay in cache, where one table of all the graph's edges meant a
+ * random memory access per multiplication. */
+enum { SET_SMALL = 8, SET_MIN_BITS = 6, SET_INLINE = 9 };
 
-/* Edge (p -> s) in an open-addressing table: its positions in pred[s] and
- * succ[p] (so that removal is O(1)) and whether it is value-less. */
+/* 64 bytes: a small set's entries share its cache line. */
 typedef struct {
-    uint64_t key; /* 0: empty slot */
-    int in_pred, in_succ;
-    unsigned char vl;
-} Slot;
+    int *e; /* own[] while it fits */
+    uint64_t *idx; /* NULL while the set is small */
+    int n, cap, ibits;
+    int own[SET_INLINE];
+} Set;
 
 typedef struct {
     int n;
     /* the graph as given, to reset to */
     int *ip, *ii;
     unsigned char *ivl;
-    Adj *pred, *succ;
+    Set *pred, *succ;
     int *valued_pred, *valued_succ; /* counts of valued edges */
     unsigned char *gone;
-    Slot *table;
-    uint64_t mask; /* table size - 1 */
-    i64 used;
+    /* Vertices that may be eliminated (the intermediates).  An edge is kept in
+     * pred[s] only where s may be eliminated or p may not, and in succ[p]
+     * only where p may be eliminated or s may not (full: in both always): an
+     * elimination enumerates only the sets of vertices that may be eliminated,
+     * and never updates an output's huge set of predecessors. */
+    unsigned char *elim;
+    int full;
     int *log;
     i64 loglen, logcap;
     int logging;
@@ -66,58 +76,125 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-static int adj_push(Adj *a, int v) {
+#define SLOT_KEY 0xffffffff00000000ULL
+
+static inline uint32_t set_home(int nb, int bits) {
+    return ((uint32_t)(nb + 1) * 2654435761u) >> (32 - bits);
+}
+
+static inline uint64_t slot_key(int nb) { return (uint64_t)(uint32_t)(nb + 1) << 32; }
+
+/* Index slot of nb (its key or the empty slot where it would go). */
+static inline uint32_t idx_slot(const Set *a, int nb) {
+    uint32_t mask = (1u << a->ibits) - 1, i = set_home(nb, a->ibits);
+    uint64_t key = slot_key(nb);
+    while (a->idx[i] && (a->idx[i] & SLOT_KEY) != key) i = (i + 1) & mask;
+    return i;
+}
+
+static void idx_build(Set *a, int bits) {
+    free(a->idx);
+    a->ibits = bits;
+    a->idx = calloc((size_t)1 << bits, sizeof(uint64_t));
+    if (!a->idx) abort();
+    for (int k = 0; k < a->n; k++) {
+        int nb = a->e[k] >> 1;
+        a->idx[idx_slot(a, nb)] = slot_key(nb) | (uint32_t)k;
+    }
+}
+
+/* Position of nb in the set, or -1. */
+static inline int set_find(const Set *a, int nb) {
+    if (!a->idx) {
+        /* from the end: undo removes the entries added last */
+        int want = (nb << 1) | 1;
+        for (int k = a->n - 1; k >= 0; k--)
+            if ((a->e[k] | 1) == want) return k;
+        return -1;
+    }
+    uint64_t x = a->idx[idx_slot(a, nb)];
+    return x ? (int)(uint32_t)x : -1;
+}
+
+static inline int set_add(Set *a, int nb, unsigned char vl) {
     if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 4;
-        a->v = realloc(a->v, sizeof(int) * a->cap);
-        if (!a->v) abort();
+        if (!a->cap) {
+            a->e = a->own;
+            a->cap = SET_INLINE;
+        } else if (a->e == a->own) {
+            a->e = xmalloc(sizeof(int) * 2 * a->cap);
+            memcpy(a->e, a->own, sizeof(int) * a->n);
+            a->cap *= 2;
+        } else {
+            a->cap *= 2;
+            a->e = realloc(a->e, sizeof(int) * a->cap);
+            if (!a->e) abort();
+        }
     }
-    a->v[a->n] = v;
-    return a->n++;
-}
-
-static inline uint64_t edge_key(int s, int p) {
-    return ((uint64_t)(unsigned)(s + 1) << 32) | (uint64_t)(unsigned)(p + 1);
-}
-
-static inline uint64_t slot_of(const Graph *g, uint64_t key) {
-    key *= 0x9e3779b97f4a7c15ULL;
-    return (key ^ (key >> 29)) & g->mask;
-}
-
-static i64 find(const Graph *g, int s, int p) {
-    uint64_t key = edge_key(s, p), i = slot_of(g, key);
-    while (g->table[i].key) {
-        if (g->table[i].key == key) return (i64)i;
-        i = (i + 1) & g->mask;
+    int pos = a->n++;
+    a->e[pos] = (nb << 1) | vl;
+    if (a->idx) {
+        if (2 * a->n > (1 << a->ibits))
+            idx_build(a, a->ibits + 1);
+        else
+            a->idx[idx_slot(a, nb)] = slot_key(nb) | (uint32_t)pos;
+    } else if (a->n > SET_SMALL) {
+        idx_build(a, SET_MIN_BITS);
     }
-    return -1;
+    return pos;
 }
 
-static void grow(Graph *g) {
-    Slot *old = g->table;
-    uint64_t size = g->mask + 1;
-    g->mask = 2 * size - 1;
-    g->table = calloc(2 * size, sizeof(Slot));
-    if (!g->table) abort();
-    for (uint64_t k = 0; k < size; k++) {
-        if (!old[k].key) continue;
-        uint64_t i = slot_of(g, old[k].key);
-        while (g->table[i].key) i = (i + 1) & g->mask;
-        g->table[i] = old[k];
+/* Removes nb's index slot (backward shift: no tombstones). */
+static void idx_remove(Set *a, int nb) {
+    uint32_t mask = (1u << a->ibits) - 1, i = idx_slot(a, nb), j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!a->idx[j]) break;
+        uint32_t home = set_home((int)(a->idx[j] >> 32) - 1, a->ibits);
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            a->idx[i] = a->idx[j];
+            i = j;
+        }
     }
-    free(old);
+    a->idx[i] = 0;
 }
 
-static void insert_edge(Graph *g, int s, int p, unsigned char vl) {
-    if (2 * (g->used + 1) > (i64)(g->mask + 1)) grow(g);
-    uint64_t key = edge_key(s, p), i = slot_of(g, key);
-    while (g->table[i].key) i = (i + 1) & g->mask;
-    g->table[i].key = key;
-    g->table[i].in_pred = adj_push(&g->pred[s], p);
-    g->table[i].in_succ = adj_push(&g->succ[p], s);
-    g->table[i].vl = vl;
-    g->used++;
+/* Removes the entry at pos; returns whether it was value-less. */
+static inline unsigned char set_del(Set *a, int pos) {
+    int x = a->e[pos], last = --a->n;
+    if (a->idx) idx_remove(a, x >> 1);
+    if (pos != last) {
+        a->e[pos] = a->e[last];
+        if (a->idx) a->idx[idx_slot(a, a->e[pos] >> 1)] = slot_key(a->e[pos] >> 1) | (uint32_t)pos;
+    }
+    if (a->idx && 2 * a->n <= SET_SMALL) { /* small again: a scan is as fast */
+        free(a->idx);
+        a->idx = NULL;
+    } else if (a->idx && a->ibits > SET_MIN_BITS && (a->n << 4) < (1 << a->ibits)) {
+        idx_build(a, a->ibits - 1); /* keeps a shrunken set's lookups in cache */
+    }
+    return (unsigned char)(x & 1);
+}
+
+static inline void set_clear(Set *a) {
+    a->n = 0;
+    if (a->idx) {
+        free(a->idx);
+        a->idx = NULL;
+    }
+}
+
+static inline int on_pred(const Graph *g, int s, int p) {
+    return g->full || g->elim[s] || !g->elim[p];
+}
+
+static inline int on_succ(const Graph *g, int s, int p) {
+    return g->full || g->elim[p] || !g->elim[s];
+}
+
+static inline void insert_edge(Graph *g, int s, int p, unsigned char vl) {
+    if (on_pred(g, s, p)) set_add(&g->pred[s], p, vl);
+    if (on_succ(g, s, p)) set_add(&g->succ[p], s, vl);
     if (!vl) {
         g->valued_pred[s]++;
         g->valued_succ[p]++;
@@ -125,38 +202,16 @@ static void insert_edge(Graph *g, int s, int p, unsigned char vl) {
 }
 
 /* Removes edge (p -> s); returns whether it was value-less. */
-static unsigned char remove_edge(Graph *g, int s, int p) {
-    i64 at = find(g, s, p);
-    Slot e = g->table[at];
-    Adj *ps = &g->pred[s], *sp = &g->succ[p];
-    int last = ps->v[--ps->n];
-    if (e.in_pred != ps->n) {
-        ps->v[e.in_pred] = last;
-        g->table[find(g, s, last)].in_pred = e.in_pred;
-    }
-    last = sp->v[--sp->n];
-    if (e.in_succ != sp->n) {
-        sp->v[e.in_succ] = last;
-        g->table[find(g, last, p)].in_succ = e.in_succ;
-    }
-    if (!e.vl) {
+static inline unsigned char remove_edge(Graph *g, int s, int p) {
+    Set *ps = &g->pred[s], *sp = &g->succ[p];
+    unsigned char vl = 0;
+    if (on_pred(g, s, p)) vl = set_del(ps, set_find(ps, p));
+    if (on_succ(g, s, p)) vl = set_del(sp, set_find(sp, s));
+    if (!vl) {
         g->valued_pred[s]--;
         g->valued_succ[p]--;
     }
-    /* backward-shift deletion keeps probe chains whole without tombstones */
-    uint64_t i = (uint64_t)at, j = i;
-    for (;;) {
-        j = (j + 1) & g->mask;
-        if (!g->table[j].key) break;
-        uint64_t home = slot_of(g, g->table[j].key);
-        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            g->table[i] = g->table[j];
-            i = j;
-        }
-    }
-    g->table[i].key = 0;
-    g->used--;
-    return e.vl;
+    return vl;
 }
 
 static void log_push(Graph *g, int op, int a, int b, int c) {
@@ -172,20 +227,27 @@ static void log_push(Graph *g, int op, int a, int b, int c) {
     g->log[g->loglen++] = c;
 }
 
-void cc_reset(Graph *g) {
-    for (int v = 0; v < g->n; v++) g->pred[v].n = g->succ[v].n = 0;
+static void reset_to(Graph *g, int full) {
+    g->full = full;
+    for (int v = 0; v < g->n; v++) {
+        set_clear(&g->pred[v]);
+        set_clear(&g->succ[v]);
+    }
     memset(g->valued_pred, 0, sizeof(int) * g->n);
     memset(g->valued_succ, 0, sizeof(int) * g->n);
     memset(g->gone, 0, g->n);
-    memset(g->table, 0, sizeof(Slot) * (g->mask + 1));
-    g->used = 0;
     for (int s = 0; s < g->n; s++)
         for (int k = g->ip[s]; k < g->ip[s + 1]; k++) insert_edge(g, s, g->ii[k], g->ivl[k]);
     g->loglen = 0;
 }
 
-/* n vertices; the predecessors of s are ii[ip[s]:ip[s+1]], vl = value-less. */
-Graph *cc_new(int n, const int *ip, const int *ii, const unsigned char *vl) {
+void cc_reset(Graph *g) { reset_to(g, 0); }
+
+/* n vertices; the predecessors of s are ii[ip[s]:ip[s+1]], vl = value-less;
+ * only the vertices inter[0:ninter] may be eliminated (inter NULL: all). */
+Graph *cc_new(int n, const int *ip, const int *ii, const unsigned char *vl,
+              const int *inter, int ninter) {
+    if (n >= (1 << 30)) abort(); /* a set entry keeps the vertex in 31 bits */
     Graph *g = calloc(1, sizeof(Graph));
     if (!g) abort();
     g->n = n;
@@ -197,8 +259,11 @@ Graph *cc_new(int n, const int *ip, const int *ii, const unsigned char *vl) {
     memcpy(g->ip, ip, sizeof(int) * (n + 1));
     memcpy(g->ii, ii, sizeof(int) * m);
     memcpy(g->ivl, vl, m);
-    g->pred = calloc(n1, sizeof(Adj));
-    g->succ = calloc(n1, sizeof(Adj));
+    g->pred = aligned_alloc(64, sizeof(Set) * n1);
+    g->succ = aligned_alloc(64, sizeof(Set) * n1);
+    if (!g->pred || !g->succ) abort();
+    memset(g->pred, 0, sizeof(Set) * n1);
+    memset(g->succ, 0, sizeof(Set) * n1);
     g->valued_pred = xmalloc(sizeof(int) * n1);
     g->valued_succ = xmalloc(sizeof(int) * n1);
     g->gone = xmalloc(n1);
@@ -207,11 +272,13 @@ Graph *cc_new(int n, const int *ip, const int *ii, const unsigned char *vl) {
     g->tmp_s = xmalloc(sizeof(int) * n1);
     g->tmp_pvl = xmalloc(n1);
     g->tmp_svl = xmalloc(n1);
-    uint64_t size = 64;
-    while (size < 4 * (uint64_t)(m + 1)) size *= 2;
-    g->mask = size - 1;
-    g->table = calloc(size, sizeof(Slot));
-    if (!g->pred || !g->succ || !g->stamp || !g->table) abort();
+    g->elim = calloc(n1, 1);
+    if (!g->elim) abort();
+    if (inter)
+        for (int k = 0; k < ninter; k++) g->elim[inter[k]] = 1;
+    else
+        memset(g->elim, 1, n1);
+    if (!g->pred || !g->succ || !g->stamp) abort();
     cc_reset(g);
     return g;
 }
@@ -219,11 +286,13 @@ Graph *cc_new(int n, const int *ip, const int *ii, const unsigned char *vl) {
 void cc_free(Graph *g) {
     if (!g) return;
     for (int v = 0; v < g->n; v++) {
-        free(g->pred[v].v);
-        free(g->succ[v].v);
+        if (g->pred[v].e != g->pred[v].own) free(g->pred[v].e);
+        if (g->succ[v].e != g->succ[v].own) free(g->succ[v].e);
+        free(g->pred[v].idx);
+        free(g->succ[v].idx);
     }
     free(g->pred); free(g->succ); free(g->ip); free(g->ii); free(g->ivl);
-    free(g->valued_pred); free(g->valued_succ); free(g->gone); free(g->table);
+    free(g->valued_pred); free(g->valued_succ); free(g->gone); free(g->elim);
     free(g->stamp); free(g->tmp_p); free(g->tmp_s); free(g->tmp_pvl); free(g->tmp_svl);
     free(g->log);
     free(g);
@@ -247,44 +316,93 @@ int cc_degree(const Graph *g, int v) { return g->pred[v].n + g->succ[v].n; }
 
 /* Edges that eliminating v now would create. */
 i64 cc_fill(Graph *g, int v) {
-    const Adj *P = &g->pred[v], *S = &g->succ[v];
+    const Set *P = &g->pred[v], *S = &g->succ[v];
     i64 fill = 0;
-    for (int j = 0; j < S->n; j++)
-        for (int k = 0; k < P->n; k++) fill += find(g, S->v[j], P->v[k]) < 0;
+    for (int k = 0; k < P->n; k++) {
+        int p = P->e[k] >> 1;
+        for (int j = 0; j < S->n; j++) {
+            int s = S->e[j] >> 1;
+            fill += (on_succ(g, s, p) ? set_find(&g->succ[p], s)
+                                      : set_find(&g->pred[s], p)) < 0;
+        }
+    }
     return fill;
 }
 
-/* Eliminates v; returns its multiplications. */
+/* Adds the product p -> s of an elimination: a new edge, or values onto a
+ * value-less one (a sum has values).  Looks the edge up in succ[p] if in_succ
+ * (it must be kept there), else in pred[s]. */
+static inline void product(Graph *g, int s, int p, int in_succ, unsigned char vl) {
+    Set *here = in_succ ? &g->succ[p] : &g->pred[s];
+    int at = set_find(here, in_succ ? s : p);
+    if (at < 0) {
+        insert_edge(g, s, p, vl);
+        log_push(g, OP_ADD, s, p, 0);
+        return;
+    }
+    if (!(here->e[at] & 1)) return;
+    here->e[at] &= ~1;
+    if (in_succ ? on_pred(g, s, p) : on_succ(g, s, p)) {
+        Set *there = in_succ ? &g->pred[s] : &g->succ[p];
+        there->e[set_find(there, in_succ ? p : s)] &= ~1;
+    }
+    g->valued_pred[s]++;
+    g->valued_succ[p]++;
+    log_push(g, OP_FLAG, s, p, 0);
+}
+
+/* Eliminates v; returns its multiplications (-1: v may not be eliminated). */
 i64 cc_eliminate(Graph *g, int v) {
+    if (!g->elim[v]) return -1;
     i64 cost = cc_cost(g, v);
     int np = g->pred[v].n, ns = g->succ[v].n;
     int *P = g->tmp_p, *S = g->tmp_s;
     unsigned char *pvl = g->tmp_pvl, *svl = g->tmp_svl;
-    memcpy(P, g->pred[v].v, sizeof(int) * np);
-    memcpy(S, g->succ[v].v, sizeof(int) * ns);
-    for (int k = 0; k < np; k++) pvl[k] = g->table[find(g, v, P[k])].vl;
-    for (int j = 0; j < ns; j++) svl[j] = g->table[find(g, S[j], v)].vl;
+    for (int k = 0; k < np; k++) {
+        P[k] = g->pred[v].e[k] >> 1;
+        pvl[k] = g->pred[v].e[k] & 1;
+    }
     for (int j = 0; j < ns; j++) {
-        int s = S[j];
+        S[j] = g->succ[v].e[j] >> 1;
+        svl[j] = g->succ[v].e[j] & 1;
+    }
+    /* Each set gets its new entries in the same order either way round; the
+     * inner loop looks up one set, kept in cache. */
+    if (np <= ns) {
         for (int k = 0; k < np; k++) {
             int p = P[k];
-            i64 at = find(g, s, p);
-            if (at >= 0) {
-                if (g->table[at].vl) { /* a sum has values */
-                    g->table[at].vl = 0;
-                    g->valued_pred[s]++;
-                    g->valued_succ[p]++;
-                    log_push(g, OP_FLAG, s, p, 0);
-                }
-            } else {
-                insert_edge(g, s, p, pvl[k] && svl[j]);
-                log_push(g, OP_ADD, s, p, 0);
-            }
+            if (g->full || g->elim[p]) /* all in succ[p] */
+                for (int j = 0; j < ns; j++) product(g, S[j], p, 1, pvl[k] & svl[j]);
+            else
+                for (int j = 0; j < ns; j++)
+                    product(g, S[j], p, on_succ(g, S[j], p), pvl[k] & svl[j]);
+        }
+    } else {
+        for (int j = 0; j < ns; j++) {
+            int s = S[j];
+            if (g->full || g->elim[s]) /* all in pred[s] */
+                for (int k = 0; k < np; k++) product(g, s, P[k], 0, pvl[k] & svl[j]);
+            else
+                for (int k = 0; k < np; k++)
+                    product(g, s, P[k], !on_pred(g, s, P[k]), pvl[k] & svl[j]);
         }
     }
     log_push(g, OP_GONE, v, v, 0);
-    for (int j = 0; j < ns; j++) log_push(g, OP_DEL, S[j], v, remove_edge(g, S[j], v));
-    for (int k = 0; k < np; k++) log_push(g, OP_DEL, v, P[k], remove_edge(g, v, P[k]));
+    for (int j = 0; j < ns; j++) {
+        Set *ps = &g->pred[S[j]];
+        if (on_pred(g, S[j], v)) set_del(ps, set_find(ps, v));
+        if (!svl[j]) g->valued_pred[S[j]]--;
+        log_push(g, OP_DEL, S[j], v, svl[j]);
+    }
+    for (int k = 0; k < np; k++) {
+        Set *sp = &g->succ[P[k]];
+        if (on_succ(g, v, P[k])) set_del(sp, set_find(sp, v));
+        if (!pvl[k]) g->valued_succ[P[k]]--;
+        log_push(g, OP_DEL, v, P[k], pvl[k]);
+    }
+    set_clear(&g->pred[v]);
+    set_clear(&g->succ[v]);
+    g->valued_pred[v] = g->valued_succ[v] = 0;
     g->gone[v] = 1;
     return cost;
 }
@@ -308,8 +426,9 @@ void cc_undo(Graph *g, i64 mark) {
         } else if (op == OP_ADD) {
             remove_edge(g, s, p);
         } else { /* OP_FLAG: the edge was value-less before */
-            i64 at = find(g, s, p);
-            g->table[at].vl = 1;
+            Set *ps = &g->pred[s], *sp = &g->succ[p];
+            if (on_pred(g, s, p)) ps->e[set_find(ps, p)] |= 1;
+            if (on_succ(g, s, p)) sp->e[set_find(sp, s)] |= 1;
             g->valued_pred[s]--;
             g->valued_succ[p]--;
         }
@@ -317,8 +436,9 @@ void cc_undo(Graph *g, i64 mark) {
 }
 
 /* Per-step multiplications of order from the graph as given (reset first).
- * Returns 0, -1 if the deadline (cc_now() seconds; <= 0: none) passed, or -2
- * once the total passes cap (<= 0: none). */
+ * Returns 0, -1 if the deadline (cc_now() seconds; <= 0: none) passed, -2
+ * once the total passes cap (<= 0: none), or -3 if order holds a vertex that
+ * may not be eliminated. */
 int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadline,
                   i64 cap) {
     i64 total = 0;
@@ -332,6 +452,10 @@ int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadli
             break;
         }
         costs[k] = cc_eliminate(g, order[k]);
+        if (costs[k] < 0) {
+            status = -3;
+            break;
+        }
         total += costs[k];
         if (cap > 0 && total > cap) {
             status = -2;
@@ -434,12 +558,12 @@ static Entry score(Graph *g, int v, const int *terms, int nterms, int version,
 int cc_greedy(Graph *g, const int *inter, int len, const int *terms, int nterms,
               double noise, uint64_t seed, int *order, double deadline, i64 cap) {
     i64 total = 0;
-    cc_reset(g);
-    int saved = g->logging;
-    g->logging = 0;
     uint64_t rng = seed;
     int needs_fill = 0;
     for (int k = 0; k < nterms; k++) needs_fill |= terms[k] == T_FILL;
+    reset_to(g, needs_fill); /* the fill rule reads outputs' predecessors */
+    int saved = g->logging;
+    g->logging = 0;
     int *version = calloc(g->n ? g->n : 1, sizeof(int));
     unsigned char *inside = calloc(g->n ? g->n : 1, 1);
     int *touched = xmalloc(sizeof(int) * (g->n ? g->n : 1));
@@ -459,18 +583,18 @@ int cc_greedy(Graph *g, const int *inter, int len, const int *terms, int nterms,
         int v = e.v;
         if (g->gone[v] || e.version != version[v]) continue;
         int nt = 0, gen = next_gen(g);
-        Adj *P = &g->pred[v], *S = &g->succ[v];
+        Set *P = &g->pred[v], *S = &g->succ[v];
         for (int k = 0; k < P->n; k++) {
-            int u = P->v[k];
+            int u = P->e[k] >> 1;
             if (g->stamp[u] != gen) { g->stamp[u] = gen; touched[nt++] = u; }
         }
         for (int k = 0; k < S->n; k++) {
-            int u = S->v[k];
+            int u = S->e[k] >> 1;
             if (g->stamp[u] != gen) { g->stamp[u] = gen; touched[nt++] = u; }
             if (needs_fill) {
-                const Adj *ps = &g->pred[u];
+                const Set *ps = &g->pred[u];
                 for (int j = 0; j < ps->n; j++) {
-                    int w = ps->v[j];
+                    int w = ps->e[j] >> 1;
                     if (g->stamp[w] != gen) { g->stamp[w] = gen; touched[nt++] = w; }
                 }
             }
@@ -595,7 +719,7 @@ Anneal *sa_new(const int *ip, const int *ii, const unsigned char *vl, int num_ve
                const i64 *start_costs) {
     Anneal *a = calloc(1, sizeof(Anneal));
     if (!a) abort();
-    a->g = cc_new(num_vertices, ip, ii, vl);
+    a->g = cc_new(num_vertices, ip, ii, vl, inter, n);
     a->n = n;
     a->inter = xmalloc(sizeof(int) * (n + 1));
     a->order = xmalloc(sizeof(int) * (n + 1));

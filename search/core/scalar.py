@@ -82,14 +82,16 @@ class ScalarCore:
         self._lib = lib = library()
         self._csr = csr(g)
         ip, ii, vl = self._csr
+        self._inter = _ints(self.intermediates)
         self._handle = lib.cc_new(
             self.num_vertices,
             _ptr(ip, ctypes.c_int),
             _ptr(ii, ctypes.c_int),
             _ptr(vl, ctypes.c_ubyte),
+            _ptr(self._inter, ctypes.c_int),
+            len(self._inter),
         )
         lib.cc_set_logging(self._handle, 1)
-        self._inter = _ints(self.intermediates)
         self._steps: dict[tuple[int, ...], np.ndarray] = {}  # last orders priced
         self.pricing_s = 0.0  # the longest whole-order pricing so far, seconds
 
@@ -105,7 +107,10 @@ class ScalarCore:
         self._lib.cc_reset(self._handle)
 
     def eliminate(self, v: int) -> int:
-        return self._lib.cc_eliminate(self._handle, v)
+        cost = self._lib.cc_eliminate(self._handle, v)
+        if cost < 0:
+            raise ValueError(_not_intermediate(self.graph, v))
+        return cost
 
     def mark(self) -> int:
         return self._lib.cc_mark(self._handle)
@@ -145,6 +150,10 @@ class ScalarCore:
             cap,
         )
         self._lib.cc_set_logging(self._handle, 1)
+        if status == -3:
+            allowed = set(self.intermediates)
+            bad = next(v for v in order if v not in allowed)
+            raise ValueError(_not_intermediate(self.graph, bad))
         if status:
             return None
         self.pricing_s = max(self.pricing_s, time.perf_counter() - began)
@@ -183,6 +192,14 @@ class ScalarCore:
         )
         self._lib.cc_set_logging(self._handle, 1)
         return None if status < 0 else out.tolist()
+
+
+def _not_intermediate(g: ElimGraph, v: int) -> str:
+    name = g.ids[v] if 0 <= v < len(g.ids) else v
+    return (
+        f"expected an intermediate vertex position, got {v} ({name!r}); "
+        "orders eliminate only ElimGraph.intermediates"
+    )
 
 
 def now() -> float:

@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from graphs import structure as st
 from graphs.baselines import GREEDY_RULES, baselines
 from graphs.elimination import build, cost_of
 from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
@@ -99,6 +100,72 @@ def test_scalar_core_prices_orders_like_graphs_cost(seed):
         rng.shuffle(order)
         steps = [s.multiplications for s in cost_of(g, order).steps]
         assert core.order_costs(order) == steps
+
+
+def _dense_graph(seed: int, *, num_inputs=14, num_nodes=60, num_outputs=10):
+    """A DAG whose vertices read up to 14 operands and whose eliminations fill
+    densely (sets past the core's linear-scan size, so its per-vertex indexes
+    grow and shrink), with value-less copies (about 30 % of the edges) and
+    outputs that feed later vertices."""
+    rng = random.Random(seed)
+    ids = [f"x{i}" for i in range(num_inputs)]
+    vertices = [Vertex(x, INPUT) for x in ids]
+    edges = []
+    for j in range(num_nodes):
+        vid = f"v{j}"
+        for src in rng.sample(ids, min(len(ids), rng.randint(1, 14))):
+            copy = st.identity(()) if rng.random() < 0.3 else None
+            edges.append(Edge(src, vid, copy))
+        vertices.append(Vertex(vid, NODE))
+        ids.append(vid)
+    nodes = ids[num_inputs:]
+    outputs = (nodes[-1], *rng.sample(nodes[:-1], num_outputs - 1))
+    return Graph(
+        tuple(vertices), tuple(ids[:num_inputs]), outputs, tuple(edges), name="dense"
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scalar_core_prices_dense_fill_with_copies_like_graphs_cost(seed):
+    g = build(_dense_graph(seed))
+    core = ScalarCore(g)
+    assert 0.2 < core._csr[2].mean() < 0.4  # value-less copies
+    rng = random.Random(seed)
+    orders = [list(g.intermediates), list(g.intermediates)[::-1]]
+    for _ in range(3):
+        orders.append(rng.sample(list(g.intermediates), len(g.intermediates)))
+    for order in orders:
+        steps = [s.multiplications for s in cost_of(g, order).steps]
+        assert core.order_costs(order) == steps
+        # Eliminating windows and taking them back (the annealer's moves)
+        # leaves the same state: the tail costs the same again.
+        core.reset()
+        head = [core.eliminate(v) for v in order[:15]]
+        mark = core.mark()
+        tail = [core.eliminate(v) for v in order[15:40]]
+        core.undo(mark)
+        assert [core.eliminate(v) for v in order[15:40]] == tail == steps[15:40]
+        core.undo(0)
+        degrees = []
+        for v in order:
+            degrees.append(core.degree(v))
+            core.eliminate(v)
+        assert max(degrees) >= 17  # a set past the linear-scan size (8)
+        assert head == steps[:15]
+    # the same state again after each order's undo: price the first order anew
+    assert core.order_costs(orders[0]) == [
+        s.multiplications for s in cost_of(g, orders[0]).steps
+    ]
+
+
+def test_scalar_core_refuses_to_eliminate_an_output():
+    g = build(_dense_graph(0))
+    core = ScalarCore(g)
+    output = next(iter(g.outputs.values()))
+    with pytest.raises(ValueError, match="intermediate"):
+        core.eliminate(output)
+    with pytest.raises(ValueError, match="intermediate"):
+        core.order_costs([output])
 
 
 def test_undo_returns_to_the_same_state():
