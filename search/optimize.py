@@ -21,7 +21,7 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   chunk); it only raises the reported lower bound and can stop the run early;
 * ``local`` — on scalar graphs first the two orders of ``search.prefix``
   (reverse and forward mode after a greedy prefix that each step makes cheaper;
-  within :data:`PREFIX_SHARE` of the budget), which join the baselines as
+  within :data:`PREFIX_SHARES` of the budget), which join the baselines as
   annealing's starts; then one window a cycle of ``search.window``
   (each window of :data:`WINDOW_WIDTH` consecutive vertices of the best order
   re-ordered optimally by the subset DP) until its sweeps find nothing, the
@@ -62,6 +62,7 @@ and the same amount of work give the same order.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -98,11 +99,16 @@ PREFIX_MIN = 3  # smaller graphs: the prefix orders are baselines or exact's
 #: within 1.23).
 GREEDY_RESTARTS_WITHIN = 1.25
 MARKOWITZ_TYPE = ("markowitz", "markowitz_latest", "relative_markowitz")
-#: Prefix orders not priced by then are skipped. They run before the policy,
-#: whose order is dropped past POLICY_SHARE (10,000 intermediates at 1 s: the
-#: baselines end after ~0.3 s, a prefix order takes 0.2 s and saves 38 % on a
-#: random DAG where annealing from reverse mode saves 26 % in the rest).
-PREFIX_SHARE = 0.5
+#: The second prefix order is skipped when its mode costs more than this times
+#: the other mode (never the better one on the tasks and DAG families measured;
+#: on 10,000 intermediates it takes 0.2 s, on 100,000 2.8-5.1 s).
+PREFIX_OTHER_MODE = 2.0
+#: The first and the second prefix order are skipped if not priced by these
+#: shares of the budget. They run before the policy, whose order is dropped past
+#: POLICY_SHARE (10,000 intermediates at 1 s: the baselines end after ~0.3 s, a
+#: prefix order takes 0.2 s and saves 38 % on a random DAG where annealing from
+#: reverse mode saves 24 % in the whole second; one stopped at 0.5 s gave 20 %).
+PREFIX_SHARES = (0.75, 0.5)
 WINDOW_MAX = 600  # windows work on Python-int bitsets: not on bigger graphs
 VERIFY_MAX = 300  # bigger scalar graphs are re-priced by the C core, not graphs.cost
 EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
@@ -218,14 +224,23 @@ def _policy_order(g, core, weights, deadline, notes) -> tuple[list[int], int] | 
 
 
 def _prefix_orders(
-    g, core, forward_first: bool, deadline, notes
+    g, core, mode_costs: dict[str, float | None], deadlines, notes
 ) -> list[tuple[str, tuple[list[int], int]]]:
-    """``search.prefix`` orders (reverse and forward mode after the greedy
-    prefix, the cheaper mode's first) with their costs, those done by
-    ``deadline`` (the others noted)."""
+    """``search.prefix`` orders with their costs: after reverse and forward mode
+    (``mode_costs``: their costs, ``inf`` if known to cost more than the best
+    baseline, ``None`` if not priced), the cheaper mode's first, the other's only
+    if that mode costs at most :data:`PREFIX_OTHER_MODE` times as much; each by
+    its deadline of ``deadlines`` (those not done are noted)."""
     found = []
-    modes = [("prefix_reverse", False), ("prefix_forward", True)]
-    for name, transpose in modes[::-1] if forward_first else modes:
+    fwd, rev = mode_costs["forward"], mode_costs["reverse"]
+    modes = [("prefix_reverse", False, rev, fwd), ("prefix_forward", True, fwd, rev)]
+    if fwd is not None and (rev is None or fwd < rev):
+        modes.reverse()
+    for k, (name, transpose, mode, other) in enumerate(modes):
+        if k and mode is not None and other is not None:
+            if mode > PREFIX_OTHER_MODE * other:
+                continue
+        deadline = deadlines[k]
         order = prefix_order(g, transpose=transpose, deadline=deadline)
         costs = None
         if order is not None:
@@ -330,10 +345,17 @@ def optimize(
     if "local" in chosen and g.is_scalar and n >= PREFIX_MIN:
         # Reverse and forward mode after a greedy prefix: never worse than the
         # mode itself, and far better starts for annealing on DAGs unlike ours.
-        limit = None if max_chunks is not None else start + PREFIX_SHARE * time_budget_s
-        fwd, rev = base_costs.get("forward"), base_costs.get("reverse")
-        forward_first = fwd is not None and (rev is None or fwd < rev)
-        for name, (order, cost) in _prefix_orders(g, core, forward_first, limit, notes):
+        limits = [
+            None if max_chunks is not None else start + share * time_budget_s
+            for share in PREFIX_SHARES
+        ]
+        mode_costs = {
+            mode: base_costs.get(
+                mode, math.inf if skipped.get(mode, "").startswith("costs") else None
+            )
+            for mode in ("forward", "reverse")
+        }
+        for name, (order, cost) in _prefix_orders(g, core, mode_costs, limits, notes):
             best.offer(order, cost, "local:prefix")
             ranked.append((name, (order, cost)))
         ranked.sort(key=lambda kv: kv[1][1])

@@ -124,10 +124,12 @@ def grow_prefix(
 
     def delta(v: int) -> int:
         ps, ss = pred[v], succ[v]
-        d = len(ps) * (len(ss) - outs[v])
+        k = len(ps)
+        d = k * (len(ss) - outs[v])
         for s in ss:
             if s in rest:
-                d += (len(ps - pred[s]) - 1) * outs[s]
+                other = pred[s]
+                d += ((k if ps.isdisjoint(other) else len(ps - other)) - 1) * outs[s]
         return d
 
     tie = {v: rng.random() for v in topo} if rng else dict.fromkeys(topo, 0.0)
