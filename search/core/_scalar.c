@@ -633,6 +633,7 @@ typedef struct {
     i64 *costs, *segcost;
     i64 total, best_total, moves, t, run_moves;
     int cursor, run, greedy_restarts;
+    int best_here; /* order == best and costs are its steps: no re-pricing */
     uint64_t rng;
     double hot, cold, scale, t_hi, t_lo, mean_dist;
 } Anneal;
@@ -700,12 +701,14 @@ static void start_from(Anneal *a, const int *order, const i64 *costs) {
     for (int k = 0; k < a->n; k++) a->total += a->costs[k];
     cc_reset(a->g);
     a->cursor = 0;
+    a->best_here = 0;
 }
 
 static void note_best(Anneal *a) {
     if (a->total < a->best_total) {
         a->best_total = a->total;
         memcpy(a->best, a->order, sizeof(int) * a->n);
+        a->best_here = 1;
     }
 }
 
@@ -737,6 +740,7 @@ Anneal *sa_new(const int *ip, const int *ii, const unsigned char *vl, int num_ve
     start_from(a, start, start_costs);
     a->best_total = a->total;
     memcpy(a->best, a->order, sizeof(int) * n);
+    a->best_here = 1;
     /* scale: the mean uphill change of moves from the start order */
     double up = 0;
     int ups = 0, tries = n < 15 ? 20 * n : 300;
@@ -775,8 +779,13 @@ static void start_run(Anneal *a) {
         free(tmp);
         a->t_hi = a->hot * a->scale;
         note_best(a);
+    } else if (a->best_here) { /* a big graph's pricing pass is not free */
+        cc_reset(a->g);
+        a->cursor = 0;
+        a->t_hi = (a->run == 1 ? 1.0 : 0.33) * a->hot * a->scale;
     } else {
         start_from(a, a->best, NULL);
+        a->best_here = 1;
         a->t_hi = (a->run == 1 ? 1.0 : 0.33) * a->hot * a->scale;
     }
     a->t_lo = a->cold * a->scale;
@@ -806,6 +815,7 @@ i64 sa_step(Anneal *a, i64 num_moves) {
             memcpy(a->order + a->cursor, a->seg, sizeof(int) * (d + 1));
             memcpy(a->costs + a->cursor, a->segcost, sizeof(i64) * (d + 1));
             a->total += delta;
+            a->best_here = 0;
             if (delta < 0) note_best(a);
         }
         advance(a);
@@ -818,6 +828,7 @@ void sa_offer(Anneal *a, const int *order, i64 cost) {
     if (cost < a->best_total) {
         a->best_total = cost;
         memcpy(a->best, order, sizeof(int) * a->n);
+        a->best_here = 0;
     }
 }
 
