@@ -360,17 +360,23 @@ def optimize(
             ranked.append((name, (order, cost)))
         ranked.sort(key=lambda kv: kv[1][1])
         inits = [order for _, (order, _) in ranked]
+    policy_deadline = start + POLICY_SHARE * time_budget_s
     if "policy" in chosen and n >= POLICY_MIN and time_budget_s >= POLICY_MIN_BUDGET_S:
         # At most POLICY_SHARE of the budget: on big graphs a network pass per
         # step can take all of it (10,000 intermediates at 10 s did), and then
-        # annealing, which finds the most there, gets nothing.
-        found_policy = _policy_order(
-            g,
-            core,
-            policy,
-            None if max_chunks is not None else start + POLICY_SHARE * time_budget_s,
-            notes,
-        )
+        # annealing, which finds the most there, gets nothing. Its setup alone
+        # takes seconds there (1.8 s at 100,000), so it does not start late.
+        found_policy = None
+        if max_chunks is None and time.perf_counter() > policy_deadline:
+            notes.append("policy: skipped, past the deadline")
+        else:
+            found_policy = _policy_order(
+                g,
+                core,
+                policy,
+                None if max_chunks is not None else policy_deadline,
+                notes,
+            )
         if found_policy is not None:
             best.offer(*found_policy, "policy")
             ranked = sorted(
