@@ -246,7 +246,9 @@ def _prefix_orders(
         if order is not None:
             costs = core.order_costs(order, deadline=_core_clock(deadline))
         if costs is None:
-            notes.append(f"local: {name} skipped, past the deadline")
+            late = deadline is not None and time.perf_counter() > deadline
+            why = "past the deadline" if late else "too many reach bits"
+            notes.append(f"local: {name} skipped, {why}")
             continue
         found.append((name, (order, int(sum(costs)))))
     return found

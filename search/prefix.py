@@ -43,6 +43,10 @@ import time
 
 from graphs.elimination import ElimGraph
 
+#: Graphs whose intermediates times their non-intermediate vertices exceed this
+#: get no prefix order: the reach bitsets ``O(u)`` could take that many bits.
+MAX_REACH_BITS = 1 << 30
+
 
 def _topological(nodes: set[int], pred: dict, succ: dict) -> list[int]:
     """``nodes`` in a topological order of the graph restricted to them."""
@@ -78,7 +82,8 @@ def prefix_order(
       rng: breaks ties of ``Δ`` at random (``None``: the earliest vertex).
 
     Returns:
-      An order (positions of ``g``), or ``None`` past ``deadline``.
+      An order (positions of ``g``), or ``None`` past ``deadline`` or on a graph
+      too big for the reach bitsets (:data:`MAX_REACH_BITS`).
 
     Example:
       >>> order = prefix_order(graphs.build(graph))
@@ -101,6 +106,8 @@ def grow_prefix(
     if deadline is not None and time.perf_counter() > deadline:
         return None
     inter = set(g.intermediates)
+    if len(inter) * (len(g.ids) - len(inter)) > MAX_REACH_BITS:
+        return None
     pred = {v: set(g.pred.get(v, ())) for v in range(len(g.ids))}
     succ = {v: set(g.succ.get(v, ())) for v in range(len(g.ids))}
     if transpose:

@@ -81,9 +81,15 @@ def test_valueless_edges_still_give_a_permutation():
             assert sorted(order) == sorted(g.intermediates)
 
 
-def test_past_the_deadline_gives_none():
+def test_past_the_deadline_or_too_big_gives_none(monkeypatch):
+    import search.prefix
+
     g = build(random_dag(3, num_intermediates=400, num_inputs=8, num_outputs=4))
     assert prefix_order(g, deadline=0.0) is None
+    assert prefix_order(g) is not None
+    # 400 intermediates x 12 inputs and outputs = 4,800 reach bits.
+    monkeypatch.setattr(search.prefix, "MAX_REACH_BITS", 4_799)
+    assert prefix_order(g) is None
 
 
 def test_optimize_is_never_worse_than_the_prefix_orders():
