@@ -1,4 +1,4 @@
-"""Loads the compiled scalar core (``_scalar.c``) with ctypes.
+"""Loads the compiled scalar core (``_scalar.c`` + ``_search.c``) with ctypes.
 
 ``pip install`` builds it from the project's own source (``setup.py`` declares it
 as an extension, ``search/core/_cscalar*.so``). A source checkout that was never
@@ -18,7 +18,9 @@ import subprocess
 import tempfile
 
 _HERE = pathlib.Path(__file__).resolve().parent
-_SOURCE = _HERE / "_scalar.c"
+#: The C sources, compiled together; the headers only feed the cache key.
+_SOURCES = (_HERE / "_scalar.c", _HERE / "_search.c")
+_HEADERS = (_HERE / "_scalar.h", _HERE / "_sets.h")
 
 i64 = ctypes.c_longlong
 _P = ctypes.c_void_p
@@ -91,9 +93,10 @@ def _installed() -> pathlib.Path | None:
 
 
 def _compiled() -> pathlib.Path:
-    """The library compiled from ``_scalar.c`` into the cache (built if missing)."""
-    source = _SOURCE.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
+    """The library compiled from the C sources into the cache (built if missing)."""
+    digest = hashlib.sha256(
+        b"".join(path.read_bytes() for path in (*_SOURCES, *_HEADERS))
+    ).hexdigest()[:16]
     cache = pathlib.Path(
         os.environ.get("CCELIM_CACHE_DIR") or pathlib.Path.home() / ".cache" / "ccelim"
     )
@@ -117,7 +120,7 @@ def _compiled() -> pathlib.Path:
                 "-fPIC",
                 "-o",
                 str(built),
-                str(_SOURCE),
+                *map(str, _SOURCES),
                 "-lm",
             ],
             check=True,
@@ -131,7 +134,8 @@ def _compiled() -> pathlib.Path:
 def library() -> ctypes.CDLL:
     """The scalar core's shared library, with its function signatures declared."""
     path = _installed()
-    if path is None or path.stat().st_mtime < _SOURCE.stat().st_mtime:
+    newest = max(p.stat().st_mtime for p in (*_SOURCES, *_HEADERS))
+    if path is None or path.stat().st_mtime < newest:
         path = _compiled()
     lib = ctypes.CDLL(str(path))
     for name, (restype, argtypes) in _SIGNATURES.items():

@@ -1,0 +1,120 @@
+/* The per-vertex adjacency sets of the scalar core (Set in _scalar.h): find,
+ * add, remove, clear.  Included by _scalar.c only. */
+#ifndef CCELIM_SETS_H
+#define CCELIM_SETS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "_scalar.h"
+
+#define SLOT_KEY 0xffffffff00000000ULL
+
+static inline uint32_t set_home(int nb, int bits) {
+    return ((uint32_t)(nb + 1) * 2654435761u) >> (32 - bits);
+}
+
+static inline uint64_t slot_key(int nb) { return (uint64_t)(uint32_t)(nb + 1) << 32; }
+
+/* Index slot of nb (its key or the empty slot where it would go). */
+static inline uint32_t idx_slot(const Set *a, int nb) {
+    uint32_t mask = (1u << a->ibits) - 1, i = set_home(nb, a->ibits);
+    uint64_t key = slot_key(nb);
+    while (a->idx[i] && (a->idx[i] & SLOT_KEY) != key) i = (i + 1) & mask;
+    return i;
+}
+
+static void idx_build(Set *a, int bits) {
+    free(a->idx);
+    a->ibits = bits;
+    a->idx = calloc((size_t)1 << bits, sizeof(uint64_t));
+    if (!a->idx) abort();
+    for (int k = 0; k < a->n; k++) {
+        int nb = a->e[k] >> 1;
+        a->idx[idx_slot(a, nb)] = slot_key(nb) | (uint32_t)k;
+    }
+}
+
+/* Position of nb in the set, or -1. */
+static inline int set_find(const Set *a, int nb) {
+    if (!a->idx) {
+        /* from the end: undo removes the entries added last */
+        int want = (nb << 1) | 1;
+        for (int k = a->n - 1; k >= 0; k--)
+            if ((a->e[k] | 1) == want) return k;
+        return -1;
+    }
+    uint64_t x = a->idx[idx_slot(a, nb)];
+    return x ? (int)(uint32_t)x : -1;
+}
+
+static inline int set_add(Set *a, int nb, unsigned char vl) {
+    if (a->n == a->cap) {
+        if (!a->cap) {
+            a->e = a->own;
+            a->cap = SET_INLINE;
+        } else if (a->e == a->own) {
+            a->e = cc_xmalloc(sizeof(int) * 2 * a->cap);
+            memcpy(a->e, a->own, sizeof(int) * a->n);
+            a->cap *= 2;
+        } else {
+            a->cap *= 2;
+            a->e = realloc(a->e, sizeof(int) * a->cap);
+            if (!a->e) abort();
+        }
+    }
+    int pos = a->n++;
+    a->e[pos] = (nb << 1) | vl;
+    if (a->idx) {
+        if (2 * a->n > (1 << a->ibits))
+            idx_build(a, a->ibits + 1);
+        else
+            a->idx[idx_slot(a, nb)] = slot_key(nb) | (uint32_t)pos;
+    } else if (a->n > SET_SMALL) {
+        idx_build(a, SET_MIN_BITS);
+    }
+    return pos;
+}
+
+/* Removes nb's index slot (backward shift: no tombstones). */
+static void idx_remove(Set *a, int nb) {
+    uint32_t mask = (1u << a->ibits) - 1, i = idx_slot(a, nb), j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!a->idx[j]) break;
+        uint32_t home = set_home((int)(a->idx[j] >> 32) - 1, a->ibits);
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            a->idx[i] = a->idx[j];
+            i = j;
+        }
+    }
+    a->idx[i] = 0;
+}
+
+/* Removes the entry at pos; returns whether it was value-less. */
+static inline unsigned char set_del(Set *a, int pos) {
+    int x = a->e[pos], last = --a->n;
+    if (a->idx) idx_remove(a, x >> 1);
+    if (pos != last) {
+        a->e[pos] = a->e[last];
+        if (a->idx) a->idx[idx_slot(a, a->e[pos] >> 1)] = slot_key(a->e[pos] >> 1) | (uint32_t)pos;
+    }
+    if (a->idx && 2 * a->n <= SET_SMALL) { /* small again: a scan is as fast */
+        free(a->idx);
+        a->idx = NULL;
+    } else if (a->idx && a->ibits > SET_MIN_BITS && (a->n << 4) < (1 << a->ibits)) {
+        idx_build(a, a->ibits - 1); /* keeps a shrunken set's lookups in cache */
+    }
+    return (unsigned char)(x & 1);
+}
+
+static inline void set_clear(Set *a) {
+    a->n = 0;
+    if (a->idx) {
+        free(a->idx);
+        a->idx = NULL;
+    }
+}
+
+#endif
