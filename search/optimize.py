@@ -558,7 +558,8 @@ def optimize(
         # annealing's bookkeeping, which this re-prices from scratch.
         checked = best.cost if best.method.startswith("baseline:") else None
         slack = max(0.2, 0.1 * time_budget_s)
-        if checked is None and time.perf_counter() + core.pricing_s > deadline + slack:
+        seconds = core.seconds_to_price(int(best.cost))
+        if checked is None and time.perf_counter() + seconds > deadline + slack:
             # Re-pricing would overrun the budget (a pass costs the order's
             # multiplications); the C bookkeeping is checked by the tests.
             notes.append("verify: order not re-priced (no time left)")

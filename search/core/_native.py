@@ -44,6 +44,7 @@ _SIGNATURES = {
         ctypes.c_int,
         [_P, _INTS, ctypes.c_int, _I64S, ctypes.c_double, i64],
     ),
+    "cc_mode_costs": (ctypes.c_int, [_P, _INTS, ctypes.c_int, ctypes.c_int, _I64S]),
     "cc_greedy": (
         ctypes.c_int,
         [

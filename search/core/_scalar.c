@@ -314,3 +314,86 @@ int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadli
     g->logging = saved;
     return status;
 }
+
+/* Per-step multiplications of forward mode (the intermediates inter[0:len] in
+ * that order) or reverse mode (last first), priced without eliminating, where
+ * inter is topological.  In reverse mode the successors of v when it is
+ * eliminated are the outputs it reaches, and its predecessors are its own; the
+ * edge v -> o is value-less only if exactly one contribution made it (the edge
+ * itself, or one successor's edge to o) and that one was value-less.  So per
+ * vertex two bitsets over the outputs, reached and valued, from its
+ * successors'; forward mode mirrors it over the inputs.  One pass over the
+ * edges.  Returns 0, or -4 where this does not apply (inter not topological,
+ * bitsets past 64 M words). */
+int cc_mode_costs(const Graph *g, const int *inter, int len, int reverse, i64 *costs) {
+    int n = g->n, m = g->ip[n], n1 = n ? n : 1;
+    int *pos = cc_xmalloc(sizeof(int) * n1), *bit = cc_xmalloc(sizeof(int) * n1);
+    int *sp = calloc(n + 1, sizeof(int)), *si = cc_xmalloc(sizeof(int) * (m ? m : 1));
+    unsigned char *svl = cc_xmalloc(m ? m : 1);
+    if (!sp) abort();
+    for (int v = 0; v < n; v++) pos[v] = -1;
+    for (int k = 0; k < len; k++) pos[inter[k]] = k;
+    int ends = 0; /* reverse: outputs (terminals with preds); forward: inputs */
+    for (int v = 0; v < n; v++) {
+        int has_pred = g->ip[v + 1] > g->ip[v];
+        bit[v] = (pos[v] < 0 && has_pred == reverse) ? ends++ : -1;
+    }
+    int status = 0;
+    for (int k = 0; k < m; k++) sp[g->ii[k] + 1]++; /* successor lists */
+    for (int v = 0; v < n; v++) sp[v + 1] += sp[v];
+    for (int s = 0; s < n; s++)
+        for (int k = g->ip[s]; k < g->ip[s + 1]; k++) {
+            int p = g->ii[k], at = sp[p]++;
+            si[at] = s;
+            svl[at] = g->ivl[k];
+            if (pos[s] >= 0 && pos[p] >= 0 && pos[p] >= pos[s]) status = -4;
+        }
+    for (int v = n; v > 0; v--) sp[v] = sp[v - 1];
+    sp[0] = 0;
+    size_t words = ((size_t)ends + 63) / 64;
+    if ((size_t)(len + 2) * words * 2 > ((size_t)1 << 26)) status = -4;
+    uint64_t *sets = status ? NULL : calloc((size_t)(len + 2) * words * 2 + 1, 8);
+    if (!status && !sets) abort();
+    uint64_t *ones = sets, *twos = sets + words; /* scratch */
+    for (int step = 0; step < len && !status; step++) {
+        int k = reverse ? len - 1 - step : step, v = inter[k];
+        uint64_t *reach = sets + (size_t)(k + 1) * 2 * words, *valued = reach + words;
+        memset(ones, 0, 16 * words);
+        /* reverse: v's successors; forward: its predecessors */
+        const int *nb = reverse ? si + sp[v] : g->ii + g->ip[v];
+        const unsigned char *nvl = reverse ? svl + sp[v] : g->ivl + g->ip[v];
+        int count = reverse ? sp[v + 1] - sp[v] : g->ip[v + 1] - g->ip[v];
+        for (int j = 0; j < count; j++) {
+            int u = nb[j];
+            if (bit[u] >= 0) {
+                size_t w = (size_t)bit[u] / 64;
+                uint64_t b = 1ULL << (bit[u] % 64);
+                twos[w] |= ones[w] & b;
+                ones[w] |= b;
+                if (!nvl[j]) valued[w] |= b;
+            } else if (pos[u] >= 0) {
+                const uint64_t *ru = sets + (size_t)(pos[u] + 1) * 2 * words;
+                const uint64_t *vu = nvl[j] ? ru + words : ru; /* valued part */
+                for (size_t w = 0; w < words; w++) {
+                    twos[w] |= ones[w] & ru[w];
+                    ones[w] |= ru[w];
+                    valued[w] |= vu[w];
+                }
+            }
+        }
+        i64 reached = 0;
+        for (size_t w = 0; w < words; w++) {
+            reach[w] = ones[w];
+            valued[w] |= twos[w];
+            reached += __builtin_popcountll(valued[w]);
+        }
+        /* the other side: its own edges, valued ones counted */
+        i64 own = 0;
+        const unsigned char *ovl = reverse ? g->ivl + g->ip[v] : svl + sp[v];
+        int other = reverse ? g->ip[v + 1] - g->ip[v] : sp[v + 1] - sp[v];
+        for (int j = 0; j < other; j++) own += !ovl[j];
+        costs[step] = own * reached;
+    }
+    free(sets); free(pos); free(bit); free(sp); free(si); free(svl);
+    return status;
+}

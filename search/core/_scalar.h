@@ -66,5 +66,6 @@ i64 cc_eliminate(Graph *g, int v);
 void cc_undo(Graph *g, i64 mark);
 int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadline,
                   i64 cap);
+int cc_mode_costs(const Graph *g, const int *inter, int len, int reverse, i64 *costs);
 
 #endif

@@ -94,6 +94,9 @@ class ScalarCore:
         lib.cc_set_logging(self._handle, 1)
         self._steps: dict[tuple[int, ...], np.ndarray] = {}  # last orders priced
         self.pricing_s = 0.0  # the longest whole-order pricing so far, seconds
+        # seconds per multiplication of eliminating (measured: ~13-35 ns at
+        # 100,000 intermediates, by load), for the orders priced in closed form
+        self._s_per_mult = 40e-9
 
     def __del__(self):
         handle = getattr(self, "_handle", None)
@@ -136,11 +139,24 @@ class ScalarCore:
         """Per-step multiplications of ``order``; ``None`` past ``deadline`` (on
         :func:`now`'s clock) or once the total passes ``cap`` (0: none).
 
-        The state is left eliminated.
+        Forward and reverse mode on graphs without value-less edges are priced
+        in closed form (``cc_mode_costs``: one pass over the edges with bitsets
+        of the inputs or outputs reached; 99,167,506 multiplications at 100,000
+        intermediates in milliseconds instead of seconds), and leave the state
+        as it was; any other order is eliminated, and the state left so.
         """
         arr = _ints(order)
         out = np.zeros(len(arr), dtype=np.int64)
         began = time.perf_counter()
+        mode = self._mode(arr)
+        if mode is not None and not self._lib.cc_mode_costs(
+            self._handle,
+            _ptr(self._inter, ctypes.c_int),
+            len(self._inter),
+            mode,
+            _ptr(out, ctypes.c_longlong),
+        ):
+            return self._priced(order, out, cap, estimate=True)
         status = self._lib.cc_order_cost(
             self._handle,
             _ptr(arr, ctypes.c_int),
@@ -156,7 +172,32 @@ class ScalarCore:
             raise ValueError(_not_intermediate(self.graph, bad))
         if status:
             return None
-        self.pricing_s = max(self.pricing_s, time.perf_counter() - began)
+        seconds = time.perf_counter() - began
+        self.pricing_s = max(self.pricing_s, seconds)
+        total = int(out.sum())
+        if total > 1_000_000:
+            self._s_per_mult = seconds / total
+        return self._priced(order, out, cap, estimate=False)
+
+    def seconds_to_price(self, multiplications: int) -> float:
+        """About how long eliminating an order of ``multiplications`` takes
+        (the rate of the last big order eliminated, else 40 ns each)."""
+        return multiplications * self._s_per_mult
+
+    def _mode(self, arr: np.ndarray) -> int | None:
+        """1 if ``arr`` is reverse mode, 0 if forward, else ``None``."""
+        inter = self._inter
+        if len(arr) != len(inter) or not len(arr):
+            return None
+        if arr[0] == inter[0] and np.array_equal(arr, inter):
+            return 0
+        if arr[0] == inter[-1] and np.array_equal(arr, inter[::-1]):
+            return 1
+        return None
+
+    def _priced(self, order, out: np.ndarray, cap: int, *, estimate: bool):
+        if estimate and cap > 0 and int(out.sum()) > cap:
+            return None
         if len(self._steps) >= 8:
             self._steps.pop(next(iter(self._steps)))
         self._steps[tuple(order)] = out

@@ -158,6 +158,29 @@ def test_scalar_core_prices_dense_fill_with_copies_like_graphs_cost(seed):
     ]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_forward_and_reverse_mode_priced_in_closed_form_like_graphs_cost(seed):
+    # The modes are priced from bitsets of the inputs and outputs reached (and
+    # reached by a valued edge), without eliminating: the state stays.
+    for graph in (
+        random_graph(seed, num_inputs=5, num_nodes=60, num_outputs=6, valueless=0.3),
+        _dense_graph(seed),
+        _layered_dag(seed, num_intermediates=300, num_inputs=20, num_outputs=70),
+    ):
+        g = build(graph)
+        core = ScalarCore(g)
+        first = g.intermediates[0]
+        before = core.cost(first)
+        for order in (list(g.intermediates), list(g.intermediates)[::-1]):
+            steps = [s.multiplications for s in cost_of(g, order).steps]
+            core.reset()
+            assert core.order_costs(order) == steps
+            assert core.cost(first) == before  # not eliminated: closed form
+            total = sum(steps)
+            assert core.order_costs(order, cap=total) == steps
+            assert core.order_costs(order, cap=total - 1) is None
+
+
 def test_scalar_core_refuses_to_eliminate_an_output():
     g = build(_dense_graph(0))
     core = ScalarCore(g)
