@@ -137,8 +137,8 @@ def evaluate(model: TimeModel, rows, aliases=None) -> dict:
                 "by_mults": (rows[by_mults]["order"], t[by_mults]),
                 "best": (names[int(np.argmin(t[idx]))], float(np.min(t[idx]))),
                 "searched": {
-                    k: t[named[k]]
-                    for k in ("searched:mults", "searched:time")
+                    k.split("@")[0]: t[named[k]]
+                    for k in ("searched:mults", f"searched:time@{batch}")
                     if k in named
                 },
             }
@@ -177,6 +177,13 @@ def report(model, train_eval, held_eval, meta) -> str:
     held = held_eval["groups"]
     ratios = [g["by_mults"][1] / g["by_time"][1] for g in held]
     headroom = [g["by_mults"][1] / g["best"][1] for g in held]
+    differ = [
+        f"{g['program']}@{g['batch']} "
+        f"{g['searched']['searched:mults'] / g['searched']['searched:time']:.2f}x"
+        for g in held
+        if len(g["searched"]) == 2
+        and g["searched"]["searched:mults"] != g["searched"]["searched:time"]
+    ]
     searched = [
         g["searched"]["searched:mults"] / g["searched"]["searched:time"]
         for g in held
@@ -249,10 +256,12 @@ def report(model, train_eval, held_eval, meta) -> str:
         "lowest-predicted time (> 1: the time model's choice is faster). "
         f"Geometric mean ratio {_geomean(ratios):.3f} over {len(ratios)} entries; "
         f"faster on {sum(r > 1.0 for r in ratios)}, slower on "
-        f'{sum(r < 1.0 for r in ratios)}. `search.optimize(objective="time")`\'s '
-        "order against `search.optimize`'s (both 1 s): geometric mean "
-        f"{_geomean(searched):.3f} over {len(searched)} entries (ratio > 1: the "
-        "time objective's kernel is faster; equal orders give 1 up to noise). "
+        f'{sum(r < 1.0 for r in ratios)}. `search.optimize(objective="time", '
+        "batch_size=batch)`'s order (`searched:time@batch`) against "
+        "`search.optimize`'s (both 1 s): geometric mean "
+        f"{_geomean(searched):.3f} over {len(searched)} entries, different "
+        f"orders on {len(differ)} of them: {', '.join(differ) or 'none'} (ratio > 1: "
+        "the time objective's kernel is faster; equal orders give 1). "
         "Headroom: the fastest measured order against the fewest-multiplications "
         f"one, geometric mean {_geomean(headroom):.3f} (largest "
         f"{max(headroom):.2f}x); part of it is noise (the same kernel timed twice "
