@@ -19,12 +19,15 @@ held-out programs by ``benchmarks/timemodel.py``, which writes them to
 
 :func:`minimize_time` is what ``search.optimize(..., objective="time")`` runs
 after the portfolio: it scores every order the portfolio produced and then
-improves the best one by local moves on the predicted time.
+improves the best one by local moves on the predicted time. What the features
+cannot see (XLA's fusion and dispatch decisions) is left to measurement:
+``interpreter.fastest``.
 
 Example:
   >>> g = graphs.trace(lambda x: jnp.sin(x) * jnp.cos(x), jnp.ones(3))
   >>> feats = time_features(g, "reverse")
   >>> feats.multiplications, load_time_model().predict(feats, 256) > 0
+  (6, True)
 """
 
 from __future__ import annotations
@@ -153,13 +156,16 @@ def _finish(g: ElimGraph, totals: Sequence[int], static) -> TimeFeatures:
     )  # fmt: skip
 
 
-def _features(g: ElimGraph, positions: Sequence[int]) -> TimeFeatures:
-    static = _static(g)
-    totals = [0] * NUM_STEP_FEATURES
+def _run(g: ElimGraph, positions: Sequence[int], totals, static) -> TimeFeatures:
+    """Eliminates ``positions`` from ``g``, adding their counts onto ``totals``."""
     for v in positions:
         g, counts = _step(g, v)
         totals = [t + c for t, c in zip(totals, counts)]
     return _finish(g, totals, static)
+
+
+def _features(g: ElimGraph, positions: Sequence[int]) -> TimeFeatures:
+    return _run(g, positions, [0] * NUM_STEP_FEATURES, _static(g))
 
 
 def time_features(graph: Graph | ElimGraph, order: str | Sequence[str]) -> TimeFeatures:
@@ -372,11 +378,7 @@ class _Prefix:
 
     def features(self, order: Sequence[int], k: int) -> TimeFeatures:
         """Features of ``order``, which agrees with the stored order before ``k``."""
-        g, totals = self.graphs[k], list(self.totals[k])
-        for v in order[k:]:
-            g, counts = _step(g, v)
-            totals = [t + c for t, c in zip(totals, counts)]
-        return _finish(g, totals, self.static)
+        return _run(self.graphs[k], order[k:], self.totals[k], self.static)
 
 
 def time_order(
@@ -406,20 +408,7 @@ def time_order(
       The chosen order as intermediate ids.
     """
     g = graph if isinstance(graph, ElimGraph) else build(graph)
-    candidates = [
-        (order_positions(g, o), str(name))
-        for name, o in (
-            ("given", order),
-            ("forward", "forward"),
-            ("reverse", "reverse"),
-        )
-    ]
-    choice = minimize_time(
-        g,
-        candidates,
-        model=model,
-        batch_size=batch_size,
-        seed=seed,
-        max_moves=max_moves,
-    )
-    return [g.ids[v] for v in choice.order]
+    named = (("given", order), ("forward", "forward"), ("reverse", "reverse"))
+    candidates = [(order_positions(g, o), name) for name, o in named]
+    kw = dict(model=model, batch_size=batch_size, seed=seed, max_moves=max_moves)
+    return [g.ids[v] for v in minimize_time(g, candidates, **kw).order]
