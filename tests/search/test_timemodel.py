@@ -1,6 +1,7 @@
 """The time model: hand-counted features, and optimize(objective="time")."""
 
 import dataclasses
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +16,7 @@ from graphs.elimination import build
 from search.timemodel import (
     FEATURES,
     TimeModel,
+    affordable,
     load_time_model,
     minimize_time,
     predicted_time_s,
@@ -184,3 +186,16 @@ def test_fastest_without_orders_searches_for_time():
     )
     assert {"searched", "forward", "reverse"} <= set(tuned.times)
     assert tuned.multiplications["searched"] == 3  # the optimum of the chain
+
+
+def test_pricing_is_skipped_when_one_pass_would_overrun_the_budget():
+    # ~25 µs per multiplication: 10**9 never fits a second, 10 always does.
+    assert not affordable(10**9, time.perf_counter() + 1.0)
+    assert affordable(10, time.perf_counter() + 1.0) and affordable(10**9, None)
+    g = graphs.random_dag(0, num_intermediates=1000, num_inputs=20, num_outputs=20)
+    # The portfolio takes 80 % of 0.3 s; pricing ~17,000 multiplications would
+    # take ~0.4 s more, so the fewest-multiplications order comes back, noted.
+    result = search.optimize(g, time_budget_s=0.3, objective="time")
+    assert result.predicted_time_s is None and result.objective == "time"
+    assert any(n.startswith("time: not priced") for n in result.notes)
+    assert result.cost == graphs.cost(g, list(result.order)).multiplications
