@@ -31,6 +31,7 @@ import numpy as np
 
 from graphs.errors import GraphError
 from graphs.ir import Graph
+from interpreter.eliminate import STACK_GROUP
 from interpreter.kernel import flatten_args, jacobian
 from interpreter.plan import OrderSpec, make_plan
 from interpreter.rules import evaluate
@@ -70,6 +71,9 @@ class TuneResult:
       dtype: the arguments' float dtype.
       device: backend and device kind the times were measured on.
       jax_version: ``jax.__version__`` at measurement.
+      stack_group: the winner's ``stack_group`` (pass it to
+        :func:`interpreter.jacobian` / :func:`interpreter.export` to rebuild the
+        winner's kernel; ``None`` for a fallback).
     """
 
     winner: str
@@ -81,6 +85,7 @@ class TuneResult:
     dtype: str
     device: str
     jax_version: str
+    stack_group: int | None = None
 
     @property
     def fallback(self) -> bool:
@@ -286,17 +291,20 @@ def fastest(
     kernels: dict[str, Callable[..., Any]] = {}
     order_ids: dict[str, tuple[str, ...]] = {}
     mults: dict[str, int] = {}
+    groups: dict[str, int | None] = {}
     for name, order in named.items():
         kernel = jacobian(graph, order)
         kernels[name] = kernel
         p = kernel.plan
         order_ids[name] = tuple(p.elim.ids[v] for v in p.order)
         mults[name] = p.cost.multiplications
+        groups[name] = STACK_GROUP
         if p.elim.split and name in orders:
             # Split vertices' blocks stacked in groups fuse differently on XLA.
             grouped = f"{name}/stack{GROUPED_STACK}"
             kernels[grouped] = jacobian(graph, order, stack_group=GROUPED_STACK)
             order_ids[grouped], mults[grouped] = order_ids[name], mults[name]
+            groups[grouped] = GROUPED_STACK
     for mode in fallbacks:
         if mode in kernels:
             raise GraphError(f"an order may not be named {mode!r} (a fallback's name)")
@@ -333,4 +341,5 @@ def fastest(
         dtype=graph_dtype,
         device=device_key(),
         jax_version=jax.__version__,
+        stack_group=groups.get(winner),
     )

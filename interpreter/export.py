@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from graphs.ir import Graph
+from interpreter.eliminate import STACK_GROUP
 from interpreter.kernel import flat_blocks
 from interpreter.plan import OrderSpec, Plan, make_plan
 from interpreter.source import jaxpr_to_source
@@ -84,7 +85,11 @@ def _arg_names(plan: Plan) -> list[str]:
 
 
 def export(
-    graph: Graph, order: OrderSpec = "markowitz", *, batch: int | str | None = None
+    graph: Graph,
+    order: OrderSpec = "markowitz",
+    *,
+    batch: int | str | None = None,
+    stack_group: int | None = STACK_GROUP,
 ) -> KernelArtifact:
     """Packages the Jacobian kernel of ``graph`` under ``order`` for another process.
 
@@ -94,6 +99,8 @@ def export(
       batch: ``None`` (one example), an int batch size, or a name such as ``"b"``
         for a symbolic batch dimension (``jax.export.symbolic_shape``); a batch
         adds a leading axis to every argument and block of ``stablehlo``.
+      stack_group: how blocks of vertices split into elements are stacked (as in
+        :func:`interpreter.jacobian`; ``interpreter.fastest`` may pick a group).
 
     Returns:
       A :class:`KernelArtifact`.
@@ -104,7 +111,9 @@ def export(
       (3, 3)
     """
     plan = make_plan(graph, order, what="interpreter.export")
-    kernel = flat_blocks(plan)  # batch-aware: exported with a batch, traced for it
+    kernel = flat_blocks(
+        plan, stack_group=stack_group
+    )  # batch-aware: exported with a batch, traced for it
     specs = [jax.ShapeDtypeStruct(s.shape, np.dtype(s.dtype)) for s in plan.leaves]
     lead: tuple[Any, ...] = ()
     fn = kernel

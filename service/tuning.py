@@ -91,6 +91,22 @@ def _export_fallback(graph: Any, mode: str, order: Sequence[str]) -> dict[str, A
     }
 
 
+def _export_winner(graph: Any, tuned: Any) -> dict[str, Any]:
+    """The winning ccelim candidate's kernel (its order and stacking)."""
+    import interpreter
+    from service.worker import jsonable
+
+    artifact = interpreter.export(
+        graph, list(tuned.order), stack_group=tuned.stack_group
+    )
+    return {
+        "stablehlo_b64": base64.b64encode(artifact.stablehlo).decode("ascii"),
+        "python_source": artifact.python_source,
+        "input_specs": jsonable(artifact.input_specs),
+        "output_layout": jsonable(artifact.output_layout),
+    }
+
+
 def time_candidates(
     graph: Any, order: Sequence[str], batch_sizes: Sequence[int]
 ) -> dict[str, list[str]]:
@@ -116,8 +132,9 @@ def tune_task(
 
     Returns:
       ``{"ok": True, "result": {winner, fallback, order, times_s, multiplications,
-      batch_sizes, dtype, device, jax_version, kernel}}`` (``kernel`` only when
-      plain JAX won and ``with_kernel``), or ``{"ok": False, "error": …}``.
+      batch_sizes, dtype, device, jax_version, kernel}}`` (``kernel`` only with
+      ``with_kernel`` and when another candidate than the searched order won:
+      plain JAX's, or the winning order's), or ``{"ok": False, "error": …}``.
     """
     from service.worker import _enable_x64, _failure
 
@@ -147,8 +164,11 @@ def tune_task(
             "jax_version": tuned.jax_version,
             "kernel": None,
         }
-        if tuned.fallback and with_kernel:
+        if with_kernel and tuned.fallback:
             result["kernel"] = _export_fallback(graph, tuned.winner, order)
+        elif with_kernel and tuned.winner != "searched":
+            # Another order (or stacking) won: the caller gets the kernel measured.
+            result["kernel"] = _export_winner(graph, tuned)
         return {"ok": True, "result": result}
     except Exception as err:
         return _failure(err)
@@ -185,10 +205,13 @@ def _message(result: dict[str, Any]) -> str:
             f"for batch sizes {result['batch_sizes']}; the kernel returned does what "
             "JAX does"
         )
-    return (
+    message = (
         f"the {result['winner']!r} order's kernel measured fastest on "
         f"{result['device']} for batch sizes {result['batch_sizes']}"
     )
+    if result["winner"] != "searched":
+        message += "; the kernel returned is that order's (tuning.order)"
+    return message
 
 
 async def tuning_for(
@@ -206,7 +229,8 @@ async def tuning_for(
       prepared: the caller's prepared graph (a program graph).
       order: the order being answered, in the caller's ids.
       batch_sizes: the caller's batch sizes.
-      with_kernel: export a JAX kernel when plain JAX wins.
+      with_kernel: export the winner's kernel when another candidate than the
+        searched order wins.
 
     Returns:
       The measurement with ``cached`` and a ``message`` saying who won, or
@@ -219,9 +243,10 @@ async def tuning_for(
     machine = await to_thread.run_sync(_device_and_version)
     key = _key(prepared.hash, order, batch_sizes, machine)
     found = await to_thread.run_sync(_stored, state.engine, key)
-    # A stored JAX win measured without its kernel is re-run when one is asked for.
+    # A stored win of another candidate than the searched order, measured
+    # without its kernel, is re-run when a kernel is asked for.
     cached = found is not None and (
-        not found["fallback"] or not with_kernel or found["kernel"] is not None
+        found["winner"] == "searched" or not with_kernel or found["kernel"] is not None
     )
     if not cached:
         try:
@@ -253,8 +278,9 @@ async def with_tuning(
 ) -> dict[str, Any]:
     """``response`` with ``tuning`` added when ``body.batch_sizes`` asks for it.
 
-    When plain JAX won and a kernel was asked for, the response's ``kernel`` is
-    the exported JAX kernel (same layout), so the caller runs what is fastest.
+    When another candidate than the searched order won and a kernel was asked
+    for, the response's ``kernel`` is the winner's (plain JAX's, same layout, or
+    the winning order's), so the caller runs what measured fastest.
     """
     if not body.batch_sizes:
         return response

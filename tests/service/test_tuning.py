@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import graphs
-from service.tuning import _export_fallback, time_candidates, tune_task
+from service.tuning import _export_fallback, _export_winner, time_candidates, tune_task
 from tests.service.servicekit import MINIMAL
 
 
@@ -45,7 +45,8 @@ def test_tune_task_times_every_candidate_on_the_batch_sizes():
     assert all(set(t) == {"2", "8"} for t in result["times_s"].values())
     assert result["winner"] in result["times_s"]
     assert result["fallback"] == (result["winner"] in ("jacfwd", "jacrev"))
-    assert (result["kernel"] is not None) == result["fallback"]
+    # A kernel comes back when another candidate than the searched order won.
+    assert (result["kernel"] is not None) == (result["winner"] != "searched")
     assert result["batch_sizes"] == [2, 8] and result["dtype"] == "float64"
     assert result["device"].startswith("cpu")
 
@@ -101,3 +102,32 @@ def test_batch_sizes_are_validated(http):
     for bad in ([0], [1, 2, 3, 4, 5], ["8"], []):
         response = http.post("/v1/orders", json={"graph": MINIMAL, "batch_sizes": bad})
         assert response.status_code == 422, (bad, response.text)
+
+
+def test_a_winning_order_other_than_the_searched_one_is_the_kernel_returned():
+    import dataclasses
+
+    import interpreter
+
+    graph = graphs.trace(_f, X, Y)
+    tuned = interpreter.fastest(
+        graph, {"searched": "markowitz"}, batch_sizes=[2], min_time=0.01
+    )
+    # Whatever won on this machine, pretend the grouped stacking of the reverse
+    # order did: that order's kernel, stacked in groups of 8, is exported.
+    reverse = interpreter.make_plan(graph, "reverse")
+    order = tuple(reverse.elim.ids[v] for v in reverse.order)
+    won = dataclasses.replace(
+        tuned, winner="reverse/stack8", order=order, stack_group=8
+    )
+    kernel = _export_winner(graph, won)
+    exported = jax.export.deserialize(
+        bytearray(base64.b64decode(kernel["stablehlo_b64"]))
+    )
+    want = jax.jacfwd(_f, argnums=(0, 1))(X, Y)
+    for got, ref in zip(exported.call(X, Y), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert (
+        f"({reverse.cost.multiplications} multiplications)" in (kernel["python_source"])
+    )
+    assert tuned.stack_group in (8, interpreter.eliminate.STACK_GROUP)
