@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import random
-import signal
 import subprocess
 import tempfile
 import time
@@ -204,6 +203,8 @@ def main() -> None:
     )
     parser.add_argument("--hits-per-client", type=int, default=1000)
     args = parser.parse_args()
+    from service_probes import stop
+
     if args.robustness:
         import service_probes
 
@@ -322,11 +323,7 @@ def main() -> None:
                 f"(+{wall - budget:5.2f} s), cost {answer['cost']} vs baseline {best}"
             )
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
     lines = [
         "# Service latency",

@@ -69,6 +69,15 @@ def launch(env: dict[str, str], *uvicorn_args: str) -> tuple[subprocess.Popen, s
     raise RuntimeError("the server did not start")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stops a server from :func:`launch` (SIGTERM, then SIGKILL after 30 s)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen, str]:
     return launch(
         {
@@ -263,18 +272,13 @@ def run(*, clients: int = 50, hits_per_client: int = 1000) -> list[str]:
             print(f"{name}: worst /healthz {worst * 1e3:.0f} ms ({polls}); {outcome}")
         # A fresh server on the same cache: the probes' searches (up to 600 s)
         # die with the old one and do not load the machine during the hits.
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        stop(proc)
         proc, url = start_server(data_dir)
         load = hit_load(url, clients, hits_per_client)
         print(load)
         load_end = os.getloadavg()[0]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     lines = [
         SECTION,
         "",
