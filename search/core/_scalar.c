@@ -34,11 +34,11 @@ void *cc_xmalloc(size_t n) {
 }
 
 static inline int on_pred(const Graph *g, int s, int p) {
-    return g->full || g->elim[s] || !g->elim[p];
+    return g->full | g->elim[s] | !g->elim[p]; /* no branches */
 }
 
 static inline int on_succ(const Graph *g, int s, int p) {
-    return g->full || g->elim[p] || !g->elim[s];
+    return g->full | g->elim[p] | !g->elim[s];
 }
 
 static inline void insert_edge(Graph *g, int s, int p, unsigned char vl) {

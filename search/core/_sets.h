@@ -9,6 +9,11 @@
 
 #include "_scalar.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+_Static_assert(SET_SMALL == 8 && SET_INLINE >= 8, "set_find compares 8 entries");
+#endif
+
 #define SLOT_KEY 0xffffffff00000000ULL
 
 static inline uint32_t set_home(int nb, int bits) {
@@ -39,11 +44,26 @@ static void idx_build(Set *a, int bits) {
 /* Position of nb in the set, or -1. */
 static inline int set_find(const Set *a, int nb) {
     if (!a->idx) {
-        /* from the end: undo removes the entries added last */
         int want = (nb << 1) | 1;
-        for (int k = a->n - 1; k >= 0; k--)
+#if defined(__SSE2__)
+        /* A set without an index holds at most SET_SMALL = 8 entries, and one
+         * that ever held one has 8 readable ints (own[] or a bigger array):
+         * compare all 8 at once and mask those past n.  A scan that stops at
+         * the match mispredicts a branch almost every lookup (a third of the
+         * mispredictions of annealing on a 90-vertex graph). */
+        if (!a->n) return -1;
+        __m128i w = _mm_set1_epi32(want), one = _mm_set1_epi32(1);
+        __m128i lo = _mm_or_si128(_mm_loadu_si128((const __m128i *)a->e), one);
+        __m128i hi = _mm_or_si128(_mm_loadu_si128((const __m128i *)(a->e + 4)), one);
+        int hits = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, w))) |
+                   _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, w))) << 4;
+        hits &= (1 << a->n) - 1;
+        return hits ? __builtin_ctz(hits) : -1;
+#else
+        for (int k = a->n - 1; k >= 0; k--) /* from the end: undo takes the last */
             if ((a->e[k] | 1) == want) return k;
         return -1;
+#endif
     }
     uint64_t x = a->idx[idx_slot(a, nb)];
     return x ? (int)(uint32_t)x : -1;
