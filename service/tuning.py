@@ -94,17 +94,11 @@ def _export_fallback(graph: Any, mode: str, order: Sequence[str]) -> dict[str, A
 def _export_winner(graph: Any, tuned: Any) -> dict[str, Any]:
     """The winning ccelim candidate's kernel (its order and stacking)."""
     import interpreter
-    from service.worker import jsonable
+    from service.worker import kernel_document
 
-    artifact = interpreter.export(
-        graph, list(tuned.order), stack_group=tuned.stack_group
+    return kernel_document(
+        interpreter.export(graph, list(tuned.order), stack_group=tuned.stack_group)
     )
-    return {
-        "stablehlo_b64": base64.b64encode(artifact.stablehlo).decode("ascii"),
-        "python_source": artifact.python_source,
-        "input_specs": jsonable(artifact.input_specs),
-        "output_layout": jsonable(artifact.output_layout),
-    }
 
 
 def time_candidates(

@@ -179,14 +179,16 @@ def _export(graph: graphs.Graph, order: Sequence[str]) -> dict[str, Any]:
             "kernel": None,
             "kernel_unavailable": f"kernel export failed: {type(err).__name__}: {err}",
         }
+    return {"kernel": kernel_document(artifact), "kernel_unavailable": None}
+
+
+def kernel_document(artifact: Any) -> dict[str, Any]:
+    """An ``interpreter.export`` artifact as the API's ``kernel`` object."""
     return {
-        "kernel": {
-            "stablehlo_b64": base64.b64encode(artifact.stablehlo).decode("ascii"),
-            "python_source": artifact.python_source,
-            "input_specs": jsonable(artifact.input_specs),
-            "output_layout": jsonable(artifact.output_layout),
-        },
-        "kernel_unavailable": None,
+        "stablehlo_b64": base64.b64encode(artifact.stablehlo).decode("ascii"),
+        "python_source": artifact.python_source,
+        "input_specs": jsonable(artifact.input_specs),
+        "output_layout": jsonable(artifact.output_layout),
     }
 
 
