@@ -83,6 +83,7 @@ _SIGNATURES = {
     "sa_step": (i64, [_P, i64]),
     "sa_offer": (None, [_P, _INTS, i64]),
     "sa_best": (None, [_P, _INTS]),
+    "sa_current": (i64, [_P, _INTS]),
     "sa_moves": (i64, [_P]),
     "sa_scale": (ctypes.c_double, [_P]),
 }

@@ -163,6 +163,12 @@ i64 cc_cost(const Graph *g, int v) {
 /* Edges into and out of v now (what eliminating it removes). */
 int cc_degree(const Graph *g, int v) { return g->pred[v].n + g->succ[v].n; }
 
+/* Whether an edge joins u and v now, either way; u and v may be eliminated
+ * (such an edge is kept in both of u's sets). */
+int cc_adjacent(const Graph *g, int u, int v) {
+    return set_find(&g->succ[u], v) >= 0 || set_find(&g->pred[u], v) >= 0;
+}
+
 /* Edges that eliminating v now would create. */
 i64 cc_fill(Graph *g, int v) {
     const Set *P = &g->pred[v], *S = &g->succ[v];

@@ -62,6 +62,7 @@ void cc_reset_to(Graph *g, int full);
 int cc_next_gen(Graph *g);
 i64 cc_cost(const Graph *g, int v);
 i64 cc_fill(Graph *g, int v);
+int cc_adjacent(const Graph *g, int u, int v);
 i64 cc_eliminate(Graph *g, int v);
 void cc_undo(Graph *g, i64 mark);
 int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadline,

@@ -175,10 +175,15 @@ typedef struct {
     i64 *costs, *segcost;
     i64 total, best_total, moves, t, run_moves;
     int cursor, run, greedy_restarts;
+    int kind; /* the proposed move: SWAP, LATER, BACK or ENDS */
+    int priced; /* the move's window is eliminated, logged from mark */
+    i64 mark, first; /* log length before the window, after its first step */
     int best_here; /* order == best and costs are its steps: no re-pricing */
     uint64_t rng;
     double hot, cold, scale, t_hi, t_lo, mean_dist;
 } Anneal;
+
+enum { SWAP, LATER, BACK, ENDS };
 
 static int propose(Anneal *a, int *d_out) {
     int c = a->cursor, n = a->n, *o = a->order, *seg = a->seg;
@@ -191,15 +196,19 @@ static int propose(Anneal *a, int *d_out) {
     }
     if (d > room) d = room;
     if (r < 0.35 || d == 1) {
+        a->kind = SWAP;
         seg[0] = o[c + 1];
         seg[1] = o[c];
     } else if (r < 0.6) { /* order[c] later, to c + d */
+        a->kind = LATER;
         for (int k = 0; k < d; k++) seg[k] = o[c + 1 + k];
         seg[d] = o[c];
     } else if (r < 0.85) { /* order[c + d] back to c */
+        a->kind = BACK;
         seg[0] = o[c + d];
         for (int k = 0; k < d; k++) seg[k + 1] = o[c + k];
     } else {
+        a->kind = ENDS;
         for (int k = 0; k <= d; k++) seg[k] = o[c + k];
         seg[0] = o[c + d];
         seg[d] = o[c];
@@ -208,17 +217,72 @@ static int propose(Anneal *a, int *d_out) {
     return 1;
 }
 
-/* Prices the proposed window; returns the change of the total. */
-static i64 price(Anneal *a, int d) {
+/* Whether x is adjacent now to none of w[0:len]. */
+static int apart(const Graph *g, int x, const int *w, int len) {
+    for (int k = 0; k < len; k++)
+        if (cc_adjacent(g, x, w[k])) return 0;
+    return 1;
+}
+
+/* Whether the proposed move only exchanges vertices that commute, so that
+ * every vertex keeps its cost and the window leaves the same graph (then its
+ * change is 0, and the new steps' costs are set without eliminating).  From
+ * the graph G at the cursor, x = order[c] moves later past w = order[c+1:c+d+1]
+ * at no cost if x is adjacent in G to none of w: eliminating w[0] then neither
+ * touches x nor is touched by it, so x's neighbours stay those in G and the
+ * same holds for w[1], and so on.  Moving order[c+d] back past
+ * order[c:c+d] is the mirror image, and swapping the ends is one move of each. */
+static int commutes(Anneal *a, int d) {
+    const Graph *g = a->g;
+    const int *o = a->order + a->cursor;
+    const i64 *cost = a->costs + a->cursor;
+    i64 *seg = a->segcost;
+    switch (a->kind) {
+    case SWAP:
+    case LATER:
+        if (!apart(g, o[0], o + 1, d)) return 0;
+        for (int k = 0; k < d; k++) seg[k] = cost[k + 1];
+        seg[d] = cost[0];
+        return 1;
+    case BACK:
+        if (!apart(g, o[d], o, d)) return 0;
+        seg[0] = cost[d];
+        for (int k = 0; k < d; k++) seg[k + 1] = cost[k];
+        return 1;
+    default: /* ENDS: order[c] to the end, then order[c+d] to the front */
+        if (!apart(g, o[0], o + 1, d) || !apart(g, o[d], o + 1, d - 1)) return 0;
+        for (int k = 1; k < d; k++) seg[k] = cost[k];
+        seg[0] = cost[d];
+        seg[d] = cost[0];
+        return 1;
+    }
+}
+
+/* Prices the proposed window; returns the change of the total, or REJECTED
+ * once the change is sure to be at least limit (> 0): each step costs at least
+ * 0, so the change is at least the steps priced so far minus the old costs of
+ * the steps left, and the rest of the window need not be eliminated.  Leaves
+ * the window eliminated (priced) for settle(). */
+#define REJECTED INT64_MAX
+static i64 price(Anneal *a, int d, double limit) {
     Graph *g = a->g;
-    i64 mark = g->loglen, delta = 0;
+    int c = a->cursor;
+    if (commutes(a, d)) return 0;
+    i64 delta = 0, left = 0;
+    for (int k = 0; k <= d; k++) left += a->costs[c + k];
+    a->mark = g->loglen;
+    a->priced = 1;
     g->logging = 1;
     for (int k = 0; k <= d; k++) {
         a->segcost[k] = cc_eliminate(g, a->seg[k]);
-        delta += a->segcost[k] - a->costs[a->cursor + k];
+        if (k == 0) a->first = g->loglen;
+        delta += a->segcost[k] - a->costs[c + k];
+        left -= a->costs[c + k];
+        if (k < d && (double)(delta - left) >= limit && delta - left > 0) {
+            delta = REJECTED;
+            break;
+        }
     }
-    cc_undo(g, mark);
-    g->logging = 0;
     return delta;
 }
 
@@ -231,6 +295,25 @@ static void advance(Anneal *a) {
     a->g->logging = 0;
     cc_eliminate(a->g, a->order[a->cursor]);
     a->cursor++;
+}
+
+/* Takes the priced window back and advances the cursor past order[c]; an
+ * accepted window keeps its first step, which is that elimination. */
+static void settle(Anneal *a, int accepted) {
+    Graph *g = a->g;
+    if (a->priced) {
+        a->priced = 0;
+        if (accepted && a->cursor + 2 < a->n) {
+            cc_undo(g, a->first);
+            g->loglen = a->mark; /* the first step stays */
+            g->logging = 0;
+            a->cursor++;
+            return;
+        }
+        cc_undo(g, a->mark);
+        g->logging = 0;
+    }
+    advance(a);
 }
 
 static void start_from(Anneal *a, const int *order, const i64 *costs) {
@@ -290,9 +373,9 @@ Anneal *sa_new(const int *ip, const int *ii, const unsigned char *vl, int num_ve
         for (int k = 0; k < tries; k++) {
             int d;
             propose(a, &d);
-            i64 delta = price(a, d);
+            i64 delta = price(a, d, INFINITY);
             if (delta > 0) { up += (double)delta; ups++; }
-            advance(a);
+            settle(a, 0);
         }
         cc_reset(a->g);
         a->cursor = 0;
@@ -352,15 +435,19 @@ i64 sa_step(Anneal *a, i64 num_moves) {
         a->moves++;
         int d;
         propose(a, &d);
-        i64 delta = price(a, d);
-        if (delta <= 0 || rng_unit(&a->rng) < exp(-(double)delta / temp)) {
+        /* Accepted iff delta <= 0 or u < exp(-delta / temp), i.e. delta < limit;
+         * u is drawn first so that pricing can stop once delta must pass it. */
+        double limit = -temp * log(1.0 - rng_unit(&a->rng));
+        i64 delta = price(a, d, limit);
+        int accepted = delta <= 0 || (delta != REJECTED && (double)delta < limit);
+        if (accepted) {
             memcpy(a->order + a->cursor, a->seg, sizeof(int) * (d + 1));
             memcpy(a->costs + a->cursor, a->segcost, sizeof(i64) * (d + 1));
             a->total += delta;
             a->best_here = 0;
             if (delta < 0) note_best(a);
         }
-        advance(a);
+        settle(a, accepted);
     }
     return a->best_total;
 }
@@ -375,5 +462,12 @@ void sa_offer(Anneal *a, const int *order, i64 cost) {
 }
 
 void sa_best(const Anneal *a, int *out) { memcpy(out, a->best, sizeof(int) * a->n); }
+
+/* The current order into out and its multiplications as the annealer keeps
+ * them (its per-step costs summed; tests re-price the order). */
+i64 sa_current(const Anneal *a, int *out) {
+    memcpy(out, a->order, sizeof(int) * a->n);
+    return a->total;
+}
 i64 sa_moves(const Anneal *a) { return a->moves; }
 double sa_scale(const Anneal *a) { return a->scale; }

@@ -323,6 +323,13 @@ class ScalarAnnealer:
         self._lib.sa_best(self._handle, _ptr(out, ctypes.c_int))
         return out.tolist()
 
+    @property
+    def current(self) -> tuple[list[int], int]:
+        """The order the annealer is at and its cost as the annealer keeps it."""
+        out = np.zeros(self.n, dtype=np.intc)
+        total = self._lib.sa_current(self._handle, _ptr(out, ctypes.c_int))
+        return out.tolist(), total
+
     def step(self, num_moves: int) -> int:
         """Makes ``num_moves`` more moves; returns the best cost so far."""
         self.best_cost = self._lib.sa_step(self._handle, num_moves)

@@ -237,6 +237,33 @@ def test_annealer_is_a_function_of_seed_and_moves_and_prices_right():
     assert a.best_cost <= core.order_cost(start)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_annealer_keeps_the_current_orders_cost_through_free_and_cut_moves(seed):
+    # Moves that only exchange vertices not adjacent at the cursor are priced
+    # without eliminating (every vertex keeps its step cost), and uphill moves
+    # stop pricing once they must be rejected; the annealer's running total
+    # must still be the re-priced cost of the order it is at, after every
+    # chunk, on sparse and on densely filling graphs with copies.
+    graphs_ = [
+        random_graph(seed, num_inputs=5, num_nodes=70, num_outputs=4, valueless=0.2),
+        _dense_graph(seed),
+    ]
+    for graph in graphs_:
+        g = build(graph)
+        core = ScalarCore(g)
+        start = list(g.intermediates)[::-1]
+        a = ScalarAnnealer(core, start, seed=seed, run_moves=3000, mean_distance=4.0)
+        totals = set()
+        for _ in range(12):
+            a.step(997)
+            order, total = a.current
+            assert sorted(order) == sorted(g.intermediates)
+            assert total == cost_of(g, order).multiplications
+            totals.add(total)
+        assert len(totals) > 1  # it moved
+        assert a.best_cost == cost_of(g, a.best_order).multiplications
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_optimize_on_an_unseen_dag_family_is_valid_and_priced_right(seed):
     graph = _layered_dag(seed, num_intermediates=400, num_inputs=30, num_outputs=8)
