@@ -49,8 +49,9 @@ __all__ = [
 FALLBACKS: tuple[str, ...] = ("jacfwd", "jacrev")
 
 #: For a graph with inputs or outputs split into elements, each given order is
-#: also timed with its element blocks stacked in groups of this many
-#: (candidate ``"<name>/stack8"``; see ``interpreter.eliminate.STACK_GROUP``).
+#: timed with its element blocks stacked flat (candidate ``"<name>"``) and in
+#: groups of this many (``"<name>/stack8"``; see
+#: ``interpreter.eliminate.STACK_GROUP``, the default of ``interpreter.jacobian``).
 GROUPED_STACK = 8
 
 
@@ -224,8 +225,8 @@ def fastest(
 ) -> TuneResult:
     """Times candidate Jacobian kernels on the caller's batch sizes; keeps the fastest.
 
-    Candidates: a ccelim kernel per entry of ``orders`` (and, for a graph with
-    vertices split into elements, the same with grouped stacking,
+    Candidates: a ccelim kernel per entry of ``orders`` (for a graph with
+    vertices split into elements, stacked flat as ``"<name>"`` and in groups as
     ``"<name>/stack8"``) plus the ``"forward"`` and ``"reverse"`` orders (unless
     ``orders`` already names them), and the
     ``fallbacks`` (plain ``jax.jacfwd``/``jax.jacrev`` of the graph's program).
@@ -294,17 +295,20 @@ def fastest(
     groups: dict[str, int | None] = {}
     for name, order in named.items():
         kernel = jacobian(graph, order)
-        kernels[name] = kernel
         p = kernel.plan
         order_ids[name] = tuple(p.elim.ids[v] for v in p.order)
         mults[name] = p.cost.multiplications
         groups[name] = STACK_GROUP
         if p.elim.split and name in orders:
-            # Split vertices' blocks stacked in groups fuse differently on XLA.
+            # Split vertices' blocks stacked flat and in groups fuse differently on
+            # XLA: the given order is timed both ways.
+            kernel = jacobian(graph, order, stack_group=None)
+            groups[name] = None
             grouped = f"{name}/stack{GROUPED_STACK}"
             kernels[grouped] = jacobian(graph, order, stack_group=GROUPED_STACK)
             order_ids[grouped], mults[grouped] = order_ids[name], mults[name]
             groups[grouped] = GROUPED_STACK
+        kernels[name] = kernel
     for mode in fallbacks:
         if mode in kernels:
             raise GraphError(f"an order may not be named {mode!r} (a fallback's name)")

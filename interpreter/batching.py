@@ -13,7 +13,10 @@ label sizes either way), so the choice changes speed, never the count.
 custom_vmap``: called unbatched it runs as traced for one example; under
 ``jax.vmap`` its rule re-traces the body under a plain ``jax.vmap`` with the
 contraction policy for that batch size (:func:`dot_policy`), and stores the shared
-expensive values once (:func:`worth_storing`, ``interpreter.materialize``).
+expensive values once (:func:`worth_storing`, ``interpreter.materialize``) and, when
+the body assembles blocks in one fused loop each, the cheap values its elements
+share where recomputing them would cost more than a buffer
+(:func:`worth_storing_shared`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
+import numpy as np
 from jax.custom_batching import custom_vmap
 
 from graphs import algebra
@@ -67,6 +71,38 @@ def worth_storing(shape: tuple[int, ...], batch: int) -> bool:
     return math.prod(per_example) <= STORE_SHARED_MAX_ELEMENTS and 1 not in per_example
 
 
+#: A cheap value that several elements of a grouped-stacked block share
+#: (``interpreter.eliminate.STACK_GROUP``) is stored when the work its storing saves,
+#: ``(fan-out - 1) * cost * batch`` weighted equations
+#: (``interpreter.materialize.recompute_cost``), reaches this many. Each stored
+#: value is one more fused loop (0.5-1 µs on XLA CPU), and storing at 8192 or
+#: 65536 made HumanHeartDipole/vec's and RobotArm_6DOF/vec's kernels 1.3-2x slower
+#: at batch 2048 (32 and 191 loops instead of 5 and 29) than this threshold, which
+#: stores almost nothing on the benchmark's vector forms. It matters for long cheap
+#: chains: a 48-operation product shared by 24 of 64 elements made one fused loop
+#: 4x slower at batch 256 (11 -> 45 µs) when recomputed.
+STORE_RECOMPUTED_MIN = 262144
+
+
+def worth_storing_shared(
+    shape: tuple[int, ...], batch: int, fanout: int, cost: int
+) -> bool:
+    """Whether a cheap value shared in a fused loop is stored (one scalar per example).
+
+    Args:
+      shape: the batched value's shape; one element per example qualifies.
+      batch: the vmap batch size.
+      fanout: how many times the fused loop would evaluate it per example.
+      cost: weighted equations per evaluation.
+    """
+    per_example = list(shape)
+    if batch in per_example:
+        per_example.remove(batch)
+    if math.prod(per_example) != 1:
+        return False
+    return (fanout - 1) * cost * batch >= STORE_RECOMPUTED_MIN
+
+
 def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
     """``policy(contracted size, multiplications) -> use dot_general`` for a batch.
 
@@ -100,11 +136,16 @@ def executing_for(batch: int | None) -> Iterator[None]:
         algebra.DOT_POLICY.reset(token)
 
 
-def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:
+def batch_aware(
+    body: Callable[..., Any], *, fused_outputs: bool = False
+) -> Callable[..., Any]:
     """``body`` (a function of flat arrays) traced with the policy of its batch size.
 
     Args:
       body: a pure function of positional arrays returning a pytree of arrays.
+      fused_outputs: whether ``body`` assembles outputs from many small pieces in
+        one fused loop (grouped stacking); then cheap values the pieces share are
+        stored too (:func:`worth_storing_shared`).
 
     Returns:
       A function with ``body``'s signature and results that composes with
@@ -129,8 +170,19 @@ def batch_aware(body: Callable[..., Any]) -> Callable[..., Any]:
         axes = [0 if batched else None for batched in in_batched]
         batched = jax.vmap(traced, in_axes=axes, axis_size=axis_size)
         if size is not None and size >= STORE_SHARED_MIN_BATCH:
+            shared = None
+            if fused_outputs:
+
+                def shared(aval, fanout, cost):
+                    return np.issubdtype(aval.dtype, np.inexact) and (
+                        worth_storing_shared(aval.shape, size, fanout, cost)
+                    )
+
             out = evaluate_once(
-                batched, *arrays, store=lambda aval: worth_storing(aval.shape, size)
+                batched,
+                *arrays,
+                store=lambda aval: worth_storing(aval.shape, size),
+                shared=shared,
             )
         else:
             out = batched(*arrays)

@@ -16,6 +16,7 @@ its own jaxpr.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -133,26 +134,60 @@ def _eliminated(
 
 
 #: How a split block's element pieces are stacked by default: all at once
-#: (``None``), or as a tree of ``jnp.stack``/``concatenate`` groups of this many.
-#: XLA CPU fuses the producers of a concatenation of up to about 8 operands into
-#: one loop and splits larger ones into a fusion per few operands plus a copy.
-#: Measured (batch 256 / 2048, float64): groups of 8 made HumanHeartDipole's
-#: vector form 2x faster, g's 1.3-3x slower (fused groups recompute shared
-#: values), RobotArm and PropaneCombustion equal; so the default stays flat and
-#: ``interpreter.fastest`` times both.
-STACK_GROUP: int | None = None
+#: (``None``), or as a tree of stacks of at most this many pieces, each level along
+#: a new axis. XLA CPU fuses the producers of a concatenation of up to about 8
+#: operands into one loop and splits larger ones into a fusion per piece plus a
+#: copy (one ``jnp.stack`` of 64 scalars: 26 fusions for lorenz96's Jacobian); it
+#: merges nested concatenations along the same axis, so each level stacks along a
+#: new one. In one fused loop, values that several pieces share are recomputed
+#: per piece unless stored: under ``jax.vmap`` the kernel stores them
+#: (``interpreter.batching``), so the grouped layout is the default.
+STACK_GROUP: int | None = 8
+
+#: ... but only blocks of at most this many elements per example are stacked in
+#: groups; larger ones are stacked flat. One fused loop over a bigger block costs
+#: more per element than a loop per element plus the copy: measured (float64,
+#: batch 256 and 2048, elements of one or two operations each) the grouped stack
+#: 3-4x faster than the flat one for 8x8 elements, 1.3-2x slower for 11x11 and
+#: 2-2.5x slower for 16x16.
+FUSED_BLOCK_MAX_ELEMENTS = 64
+
+
+def block_group(shape: tuple[int, ...], group: int | None) -> int | None:
+    """The stack group for a split block of ``shape`` (one example's), or ``None``."""
+    if group is None or math.prod(shape) > FUSED_BLOCK_MAX_ELEMENTS:
+        return None
+    return group
+
+
+def fuses_blocks(plan: Plan, group: int | None) -> bool:
+    """Whether some block of a split vertex is stacked in groups (one fused loop)."""
+    split = plan.elim.split
+    return any(
+        block_group(spec.shape, group) is not None
+        for spec in plan.blocks
+        if spec.out_vertex in split or spec.in_vertex in split
+    )
 
 
 def _stack_tree(pieces: list[jax.Array], group: int | None) -> jax.Array:
-    """``jnp.stack(pieces)``, built as a tree of groups of ``group`` pieces."""
+    """``jnp.stack(pieces)``, built as a tree of stacks of at most ``group`` pieces.
+
+    A level of more than ``group`` arrays is cut into the fewest chunks of at most
+    ``group``, of equal length (the last padded with zeros, removed at the end by
+    a slice), and each chunk is stacked along a new axis.
+    """
     if group is None or len(pieces) <= group:
         return jnp.stack(pieces)
-    level = [jnp.stack(pieces[i : i + group]) for i in range(0, len(pieces), group)]
-    while len(level) > 1:
-        level = [
-            jnp.concatenate(level[i : i + group]) for i in range(0, len(level), group)
-        ]
-    return level[0]
+    shape, dtype = pieces[0].shape, pieces[0].dtype
+    level = list(pieces)
+    while len(level) > group:
+        size = -(-len(level) // -(-len(level) // group))
+        zero = jnp.zeros(level[0].shape, dtype)
+        level = level + [zero] * (-len(level) % size)
+        level = [jnp.stack(level[i : i + size]) for i in range(0, len(level), size)]
+    flat = jnp.reshape(jnp.stack(level), (-1,) + shape)
+    return flat[: len(pieces)]
 
 
 def _split_block(
@@ -176,7 +211,8 @@ def _split_block(
             return dense_block(g, cores, o, i, dtype=spec.dtype)
         return jnp.zeros(piece_out + piece_in, dtype=spec.dtype)
 
-    stacked = _stack_tree([element(o, i) for o in outs for i in ins], group)
+    pieces = [element(o, i) for o in outs for i in ins]
+    stacked = _stack_tree(pieces, block_group(spec.shape, group))
     stacked = jnp.reshape(stacked, (len(outs), len(ins)) + piece_out + piece_in)
     n_po = len(piece_out)
     po_axes = list(range(2, 2 + n_po))

@@ -24,6 +24,7 @@ from interpreter.eliminate import (
     STACK_GROUP,
     accumulate_blocks,
     accumulate_structured,
+    fuses_blocks,
     partial_cores,
 )
 from interpreter.plan import LeafSpec, OrderSpec, Plan, make_plan
@@ -124,7 +125,7 @@ def flat_blocks(
         cores = partial_cores(plan, dict(zip(vertices, flat)))
         return tuple(accumulate_blocks(plan, cores, stack_group=stack_group))
 
-    return batch_aware(body)
+    return batch_aware(body, fused_outputs=fuses_blocks(plan, stack_group))
 
 
 def _flat(plan: Plan, leaves: dict[str, jax.Array]) -> list[jax.Array]:
@@ -150,7 +151,8 @@ def _structured_kernel(plan: Plan) -> Callable[..., Any]:
     run = batch_aware(
         lambda *flat: accumulate_structured(
             plan, partial_cores(plan, dict(zip(vertices, flat)))
-        )
+        ),
+        fused_outputs=fuses_blocks(plan, STACK_GROUP),
     )
 
     def kernel(*args):
@@ -211,9 +213,11 @@ def jacobian(
       structured: return structured blocks instead of dense ones.
       out_tree: optional treedef of the traced function's result.
       stack_group: how a block of an input or output split into elements
-        (``graphs.elements``) is stacked: all at once (``None``) or as a tree of
-        groups of this many (``interpreter.eliminate.STACK_GROUP``); same values
-        and multiplications, different XLA fusion.
+        (``graphs.elements``) is stacked: all at once (``None``) or, for blocks
+        of at most ``interpreter.eliminate.FUSED_BLOCK_MAX_ELEMENTS`` elements,
+        as a tree of stacks of this many (the default, ``STACK_GROUP``: one fused
+        loop per block, with the values its elements share stored under
+        ``jax.vmap``); same values and multiplications, different XLA fusion.
 
     Returns:
       A ``jax.jit``-ed function; it composes with ``jax.vmap`` and ``jax.jit``

@@ -17,6 +17,15 @@ first value is NaN, and then differs at most in the sign of a zero). In a kernel
 the stored values belong to the local partials' evaluation, so the accumulation
 performs exactly the multiplications it performs without storing (the cheap
 equations the stored values depend on run twice: before and after the barrier).
+
+Cheap shared values (``shared=``): when the output is assembled in one fused loop
+(a Jacobian block stacked from its elements, ``interpreter.eliminate.STACK_GROUP``),
+XLA evaluates each element's whole expression in that loop, so a product that
+twenty elements share is computed twenty times per example. :func:`evaluate_once`
+then also stores the values where such sharing begins (a value with two or more
+consumers) when ``shared(aval, fanout, cost)`` says the recomputation it saves,
+``(fanout - 1) * cost`` per example, is worth a buffer; ``cost`` is the value's
+cone of equations above the values already stored (:func:`recompute_cost`).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import jax
 from jax import lax
 from jax.extend import core as jcore
 
-__all__ = ["EXPENSIVE", "evaluate_once"]
+__all__ = ["EXPENSIVE", "EXPENSIVE_WEIGHT", "evaluate_once", "recompute_cost"]
 
 #: Primitives worth evaluating once (transcendentals, division, powers).
 EXPENSIVE = frozenset(
@@ -37,6 +46,20 @@ EXPENSIVE = frozenset(
         "asinh", "acosh", "atanh", "exp", "exp2", "expm1", "log", "log1p", "tanh",
         "logistic", "sqrt", "rsqrt", "cbrt", "pow", "div", "erf", "erfc",
         "erf_inv", "lgamma", "digamma",
+    }
+)  # fmt: skip
+
+#: What an expensive equation costs to recompute, in cheap operations (a
+#: multiply or add counts 1). Vectorised float64 on x86: a division or square root
+#: costs about 8-20 multiplies' time, exp/log/sin 20-40.
+EXPENSIVE_WEIGHT = 16
+
+#: Equations that cost nothing in a fused loop (index arithmetic or a bit copy).
+FREE = frozenset(
+    {
+        "slice", "squeeze", "reshape", "broadcast_in_dim", "expand_dims",
+        "transpose", "convert_element_type", "copy", "copy_p", "stack",
+        "concatenate", "pad", "rev",
     }
 )  # fmt: skip
 
@@ -105,8 +128,12 @@ def _inline(jaxpr: Any, consts: Any, args: Sequence[Any]) -> list[Any]:
     return [_read(env, a) for a in jaxpr.outvars]
 
 
-def _cone(jaxpr: Any, targets: Sequence[Any]) -> set[int]:
-    """Positions of the equations that ``targets`` depend on (themselves included)."""
+def _cone(jaxpr: Any, targets: Sequence[Any], stop: Any = ()) -> set[int]:
+    """Positions of the equations that ``targets`` depend on (themselves included).
+
+    The search stops at variables in ``stop`` (values already computed), except
+    at the targets themselves.
+    """
     producer = {v: i for i, e in enumerate(jaxpr.eqns) for v in e.outvars}
     needed: set[int] = set()
     stack = [producer[v] for v in targets]
@@ -117,9 +144,31 @@ def _cone(jaxpr: Any, targets: Sequence[Any]) -> set[int]:
             stack.extend(
                 producer[a]
                 for a in jaxpr.eqns[i].invars
-                if not isinstance(a, jcore.Literal) and a in producer
+                if not isinstance(a, jcore.Literal) and a in producer and a not in stop
             )
     return needed
+
+
+def _levels(jaxpr: Any, stored: Sequence[Any]) -> list[list[Any]]:
+    """``stored`` grouped by level: level 0 depends on no other stored value."""
+    chosen = set(stored)
+    depth: dict[Any, int] = {}  # levels of stored values a variable depends on
+    level: dict[Any, int] = {}
+    for eqn in jaxpr.eqns:
+        d = max(
+            (depth.get(a, 0) for a in eqn.invars if not isinstance(a, jcore.Literal)),
+            default=0,
+        )
+        for var in eqn.outvars:
+            if var in chosen:
+                level[var] = d
+                depth[var] = d + 1
+            else:
+                depth[var] = d
+    groups: dict[int, list[Any]] = {}
+    for var in stored:
+        groups.setdefault(level[var], []).append(var)
+    return [groups[k] for k in sorted(groups)]
 
 
 def _bind(eqn: Any, env: dict[Any, Any]) -> None:
@@ -127,11 +176,86 @@ def _bind(eqn: Any, env: dict[Any, Any]) -> None:
     env.update(zip(eqn.outvars, outs if eqn.primitive.multiple_results else [outs]))
 
 
+def recompute_cost(jaxpr: Any, stored: set[Any]) -> dict[Any, int]:
+    """``{var: weighted equations evaluated to recompute it}``, stopping at ``stored``.
+
+    The weight of an equation is 0 for index maps and copies (:data:`FREE`),
+    :data:`EXPENSIVE_WEIGHT` for :data:`EXPENSIVE` ones and 1 otherwise; an
+    equation in the cone of several operands counts once (the cone is a set).
+    """
+    cheap = expensive = 0
+    cone: dict[Any, int] = {}
+    cost: dict[Any, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        name = eqn.primitive.name
+        bit = 1 << i
+        if name in EXPENSIVE:
+            expensive |= bit
+        elif name not in FREE:
+            cheap |= bit
+        bits = bit
+        for atom in eqn.invars:
+            if not isinstance(atom, jcore.Literal):
+                bits |= cone.get(atom, 0)
+        for var in eqn.outvars:
+            cone[var] = 0 if var in stored else bits
+            cost[var] = (bits & cheap).bit_count() + EXPENSIVE_WEIGHT * (
+                bits & expensive
+            ).bit_count()
+    return cost
+
+
+#: ``shared(aval, fanout, cost) -> store``: whether a cheap value shared by
+#: ``fanout`` consumers that costs ``cost`` to recompute is stored.
+SharedFn = Callable[[Any, int, int], bool]
+
+
+def _select(
+    jaxpr: Any,
+    min_fanout: int,
+    store: Callable[[Any], bool],
+    shared: SharedFn | None,
+) -> list[Any]:
+    """The variables to store, in program order (see :func:`evaluate_once`)."""
+    fan = _fanout(jaxpr)
+    stored = [
+        e.outvars[0]
+        for e in jaxpr.eqns
+        if e.primitive.name in EXPENSIVE
+        and len(e.outvars) == 1
+        and fan[e.outvars[0]] >= min_fanout
+        and store(e.outvars[0].aval)
+    ]
+    if shared is None:
+        return stored
+    uses: dict[Any, int] = {}
+    for eqn in jaxpr.eqns:
+        for atom in eqn.invars:
+            if not isinstance(atom, jcore.Literal):
+                uses[atom] = uses.get(atom, 0) + 1
+    chosen = set(stored)
+    # In program order, so that a value's cost counts only what lies above the
+    # values already chosen; only where sharing begins (two or more direct uses):
+    # a value with one cheap consumer is stored with it, not instead of it.
+    cost = recompute_cost(jaxpr, chosen)
+    for eqn in jaxpr.eqns:
+        if len(eqn.outvars) != 1 or eqn.primitive.name in FREE:
+            continue
+        var = eqn.outvars[0]
+        if var in chosen or uses.get(var, 0) < 2 or fan[var] < 2:
+            continue
+        if shared(var.aval, fan[var], cost[var]):
+            chosen.add(var)
+            cost = recompute_cost(jaxpr, chosen)
+    return [e.outvars[0] for e in jaxpr.eqns if e.outvars and e.outvars[0] in chosen]
+
+
 def evaluate_once(
     fn: Callable[..., Any],
     *args: Any,
     min_fanout: int = 2,
     store: Callable[[Any], bool] = lambda aval: True,
+    shared: SharedFn | None = None,
 ) -> Any:
     """``fn(*args)``, its shared expensive values computed once and stored.
 
@@ -148,6 +272,9 @@ def evaluate_once(
         would recompute it (see :func:`_fanout`).
       store: ``store(aval)`` says whether a value of this shape and dtype is
         worth storing (all are by default).
+      shared: also store cheap values where sharing begins when
+        ``shared(aval, fanout, cost)`` is true (see the module docstring);
+        ``None``: only expensive ones.
 
     Returns:
       What ``fn(*args)`` returns, equal value for value.
@@ -157,27 +284,29 @@ def evaluate_once(
     out_tree = jax.tree_util.tree_structure(out_shapes)
     closed = jax.make_jaxpr(lambda *xs: _inline(closed.jaxpr, closed.consts, xs))(*flat)
     jaxpr = closed.jaxpr
-    fan = _fanout(jaxpr)
-    stored = [
-        e.outvars[0]
-        for e in jaxpr.eqns
-        if e.primitive.name in EXPENSIVE
-        and len(e.outvars) == 1
-        and fan[e.outvars[0]] >= min_fanout
-        and store(e.outvars[0].aval)
-    ]
+    stored = _select(jaxpr, min_fanout, store, shared)
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
     env.update(zip(jaxpr.invars, flat))
-    for i in sorted(_cone(jaxpr, stored)):
-        _bind(jaxpr.eqns[i], env)
+    # With shared cheap values stored, one barrier per level (a stored value's
+    # level is one more than that of the stored values it depends on): XLA
+    # otherwise fuses a stored value's producers, other stored values and
+    # transcendentals included, into each stored value's loop before the barrier
+    # (double_pendulum at batch 2048: 17 transcendentals per example with one
+    # barrier for all, 11 with levels, 12 without storing).
+    levels = _levels(jaxpr, stored) if shared is not None else [stored]
+    done: set[Any] = set()
+    for level in filter(None, levels):
+        for i in sorted(_cone(jaxpr, level, stop=done)):
+            _bind(jaxpr.eqns[i], env)
+        values = [env[v] for v in level]
+        if values[0].size:
+            first = values[0].reshape(-1)[0]
+            values = lax.cond(
+                first == first, lambda xs: xs, lambda xs: [x + 0 for x in xs], values
+            )
+        env.update(zip(level, values))
+        done.update(level)
     stored_set = set(stored)
-    values = [env[v] for v in stored]
-    if values and values[0].size:
-        first = values[0].reshape(-1)[0]
-        values = lax.cond(
-            first == first, lambda xs: xs, lambda xs: [x + 0 for x in xs], values
-        )
-        env.update(zip(stored, values))
     # Everything but the stored values is evaluated again after the conditional,
     # the cheap equations they depend on included: the values the blocks read are
     # then all downstream of the barrier. Reusing the first evaluation's cheap

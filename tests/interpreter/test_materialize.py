@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter import batching
+from interpreter import batching, materialize
 from interpreter.counting import _sub_jaxprs, count_multiplications
 from interpreter.materialize import evaluate_once
 from tests.interpreter.helpers import assert_trees_close, diff_argnums
@@ -185,3 +185,75 @@ def test_large_batches_store_shared_values_exactly_with_the_same_multiplications
     assert count_multiplications(stored) - before == count_multiplications(plain)
     want = jax.vmap(jax.jacfwd(task.fn, argnums=argnums))(*args)
     assert_trees_close(got, want)
+
+
+def test_recompute_cost_counts_each_equation_of_a_cone_once_above_stored_values():
+    def f(x):
+        a = x * 2.0  # 1
+        b = jnp.sin(a)  # EXPENSIVE_WEIGHT
+        c = a + b  # 1; a is in the cones of both operands but counts once
+        d = c[1:]  # a slice is free
+        return d * d  # 1
+
+    jaxpr = jax.make_jaxpr(f)(jnp.ones(3)).jaxpr
+    a, b, c, sliced, out = (e.outvars[0] for e in jaxpr.eqns)
+    w = materialize.EXPENSIVE_WEIGHT
+    cost = materialize.recompute_cost(jaxpr, set())
+    assert [cost[v] for v in (a, b, c, sliced, out)] == [1, 1 + w, 2 + w, 2 + w, 3 + w]
+    cost = materialize.recompute_cost(jaxpr, {b})  # b read from a buffer
+    assert [cost[v] for v in (a, b, c, out)] == [1, 1 + w, 2, 3]
+
+
+def _chain_shared(x):
+    s = x[0]
+    for i in range(10):  # a product chain that three outputs share
+        s = s * x[i % 3] + 1.0
+    return jnp.stack([s * x[0], s * x[1], s - x[2], x[1] * x[2]])
+
+
+def test_shared_cheap_values_are_stored_where_sharing_begins():
+    x = jnp.array([0.3, -1.2, 0.7])
+    seen = []
+
+    def shared(aval, fanout, cost):
+        seen.append((fanout, cost))
+        return True
+
+    jaxpr = jax.make_jaxpr(lambda x: evaluate_once(_chain_shared, x, shared=shared))(x)
+    # Only the chain's last value has two consumers (three, each a stacked
+    # element): the 20 operations of the chain above it are stored with it.
+    assert _stored(jaxpr) == ["add"]
+    assert (3, 20) in seen and all(f >= 2 for f, _ in seen)
+    np.testing.assert_array_equal(
+        evaluate_once(_chain_shared, x, shared=shared), _chain_shared(x)
+    )
+    # Without ``shared`` nothing cheap is stored.
+    assert not _conds(jax.make_jaxpr(lambda x: evaluate_once(_chain_shared, x))(x))
+
+
+def test_stored_values_that_depend_on_each_other_pass_one_barrier_per_level():
+    def f(x):
+        s = jnp.sin(x)  # level 0
+        t = s * s + 1.0  # shared cheap value of s: level 1
+        return t * 2.0, t * 3.0, s * 4.0
+
+    x = jnp.array([0.3, -1.2])
+    jaxpr = jax.make_jaxpr(
+        lambda x: evaluate_once(f, x, shared=lambda aval, fan, cost: True)
+    )(x)
+    conds = _conds(jaxpr)
+    producers = {v: e.primitive.name for e in jaxpr.jaxpr.eqns for v in e.outvars}
+    assert [[producers[v] for v in c.invars[1:]] for c in conds] == [["sin"], ["add"]]
+    # sin is evaluated once, before the first barrier.
+    assert [e.primitive.name for e in jaxpr.jaxpr.eqns].count("sin") == 1
+    for got, want in zip(evaluate_once(f, x, shared=lambda *a: True), f(x)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_worth_storing_shared_weighs_saved_work_against_a_buffer():
+    limit = batching.STORE_RECOMPUTED_MIN
+    # (fan-out - 1) * cost * batch against the threshold, one scalar per example.
+    assert batching.worth_storing_shared((256,), 256, 1 + limit // 256, 1)
+    assert not batching.worth_storing_shared((256,), 256, limit // 256, 1)
+    assert batching.worth_storing_shared((2048,), 2048, 3, limit // 4096)
+    assert not batching.worth_storing_shared((2048, 2), 2048, 100, 100)

@@ -1,0 +1,118 @@
+"""Blocks of split vertices stacked in groups: one fused loop per small block.
+
+A vector program read by indexing (``u[i]``) with a stacked output has its input
+and output split into elements (``graphs.elements``); the kernel assembles each
+such block from its element pieces. ``interpreter.eliminate.STACK_GROUP`` stacks a
+block of at most ``FUSED_BLOCK_MAX_ELEMENTS`` elements as a tree of stacks of 8,
+each level along a new axis (XLA CPU fuses that into one loop; a flat stack of 64
+became 26 loops and a copy), and larger blocks flat. Values and multiplications
+never change.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import graphs
+import interpreter
+from interpreter import eliminate
+from interpreter.counting import _sub_jaxprs, kernel_multiplications
+
+
+def _ring(n: int):
+    """Lorenz-96-like right-hand side of ``n`` states, with a division and a sine."""
+
+    def f(u):
+        return jnp.stack(
+            [
+                (u[(i + 1) % n] - u[i - 2]) * u[i - 1] / (1.0 + u[i] * u[i])
+                + jnp.sin(u[i])
+                for i in range(n)
+            ]
+        )
+
+    return f, np.linspace(0.5, 1.9, n)
+
+
+def _stack_sizes(jaxpr) -> list[int]:
+    """Operand counts of every stack/concatenate, nested jaxprs included."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    sizes = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in ("stack", "concatenate"):
+            sizes.append(len(eqn.invars))
+        for value in eqn.params.values():
+            for sub in _sub_jaxprs(value):
+                sizes.extend(_stack_sizes(sub))
+    return sizes
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 11, 64, 65, 121])
+@pytest.mark.parametrize("group", [2, 3, 8])
+def test_stack_tree_equals_one_stack(n, group):
+    pieces = [jnp.full((2,), float(i)) for i in range(n)]
+    got = eliminate._stack_tree(pieces, group)
+    np.testing.assert_array_equal(got, jnp.stack(pieces))
+
+
+def test_stack_tree_stacks_at_most_a_group_at_once_along_new_axes():
+    pieces = [jnp.float64(i) for i in range(121)]
+    jaxpr = jax.make_jaxpr(lambda *p: eliminate._stack_tree(list(p), 8))(*pieces)
+    # 121 = 16 stacks of 8 (the last padded with 7 zeros), 2 stacks of 8 of
+    # those, one stack of 2: never more than 8 operands, never along one axis
+    # twice (XLA would merge such concatenations back into one of 121).
+    assert sorted(_stack_sizes(jaxpr)) == [2] + [8] * 18
+
+
+def test_blocks_up_to_64_elements_are_grouped_larger_ones_flat():
+    assert eliminate.block_group((8, 8), 8) == 8
+    assert eliminate.block_group((11, 11), 8) is None
+    assert eliminate.block_group((8, 8), None) is None
+    for n, grouped, widest in ((8, True, 8), (11, False, 121)):
+        f, x = _ring(n)
+        graph = graphs.trace(f, x)
+        plan = interpreter.make_plan(graph, "reverse")
+        assert eliminate.fuses_blocks(plan, 8) is grouped
+        assert not eliminate.fuses_blocks(plan, None)
+        kernel = interpreter.jacobian(graph, "reverse")
+        assert max(_stack_sizes(jax.make_jaxpr(kernel)(x))) == widest
+        flat = interpreter.jacobian(graph, "reverse", stack_group=None)
+        assert max(_stack_sizes(jax.make_jaxpr(flat)(x))) == n * n
+
+
+def _fusions(fn, x) -> int:
+    return jax.jit(fn).lower(x).compile().as_text().count(" fusion(")
+
+
+def test_a_grouped_8x8_block_compiles_to_few_fused_loops():
+    f, x = _ring(8)
+    graph = graphs.trace(f, x)
+    batch = jnp.asarray(np.tile(x, (16, 1)))
+    grouped = jax.vmap(interpreter.jacobian(graph, "reverse"))
+    flat = jax.vmap(interpreter.jacobian(graph, "reverse", stack_group=None))
+    # XLA CPU (jax 0.10): the flat stack of 64 pieces is one loop per nonzero
+    # piece plus a copy; grouped, the block is one loop, and the shared sines
+    # and divisions stored behind the barrier add a few.
+    n_grouped, n_flat = _fusions(grouped, batch), _fusions(flat, batch)
+    assert n_flat >= 16
+    assert n_grouped <= n_flat // 2
+
+
+@pytest.mark.parametrize("n", [3, 8, 11])
+@pytest.mark.parametrize("order", ["forward", "reverse", "markowitz"])
+def test_grouped_kernels_match_jacfwd_with_the_cost_models_multiplications(n, order):
+    jax.config.update("jax_enable_x64", True)
+    f, x = _ring(n)
+    graph = graphs.trace(f, x)
+    kernel = interpreter.jacobian(graph, order)
+    plan = kernel.plan
+    assert kernel_multiplications(plan) == plan.cost.multiplications
+    batch = jnp.asarray(x[None] * (1.0 + 0.1 * np.arange(5)[:, None]))
+    want = jax.vmap(jax.jacfwd(f))(batch)
+    for stack_group in (eliminate.STACK_GROUP, None, 3):
+        k = interpreter.jacobian(graph, order, stack_group=stack_group)
+        np.testing.assert_allclose(jax.jit(jax.vmap(k))(batch), want, rtol=1e-12)
+        np.testing.assert_allclose(k(x), jax.jacfwd(f)(x), rtol=1e-12)
