@@ -211,8 +211,13 @@ def _split_block(
             return dense_block(g, cores, o, i, dtype=spec.dtype)
         return jnp.zeros(piece_out + piece_in, dtype=spec.dtype)
 
-    pieces = [element(o, i) for o in outs for i in ins]
-    stacked = _stack_tree(pieces, block_group(spec.shape, group))
+    group = block_group(spec.shape, group)
+    if group is not None and len(outs) <= group and len(ins) <= group:
+        # Rows of the block, then the rows: no padding, no index arithmetic
+        # beyond the block's own two axes in the fused loop.
+        stacked = jnp.stack([jnp.stack([element(o, i) for i in ins]) for o in outs])
+    else:
+        stacked = _stack_tree([element(o, i) for o in outs for i in ins], group)
     stacked = jnp.reshape(stacked, (len(outs), len(ins)) + piece_out + piece_in)
     n_po = len(piece_out)
     po_axes = list(range(2, 2 + n_po))
