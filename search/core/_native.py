@@ -79,6 +79,10 @@ _SIGNATURES = {
             _I64S,
         ],
     ),
+    "cc_best_insertion": (
+        i64,
+        [_P, _INTS, _I64S, ctypes.c_int, ctypes.c_int, _INTS, _I64S, ctypes.c_double],
+    ),
     "sa_free": (None, [_P]),
     "sa_step": (i64, [_P, i64]),
     "sa_offer": (None, [_P, _INTS, i64]),

@@ -181,6 +181,45 @@ class ScalarCore:
             self._s_per_mult = seconds / total
         return self._priced(order, out, cap, estimate=False)
 
+    def best_insertion(
+        self,
+        order: np.ndarray,
+        steps: np.ndarray,
+        u: int,
+        out: np.ndarray,
+        out_steps: np.ndarray,
+        *,
+        deadline: float | None = None,
+    ) -> int | None:
+        """Moves ``u`` to its cheapest place in ``order`` (ties: the earliest).
+
+        Every place is priced in one elimination pass over the order without
+        ``u``, which stops once ``u`` has no neighbour left to eliminate
+        (``cc_best_insertion`` in ``_search.c``); the state is left eliminated.
+
+        Args:
+          order: an order of all intermediates, [n] intc, holding ``u``.
+          steps: its per-step multiplications, [n] int64.
+          u: the vertex to move.
+          out, out_steps: [n] intc and [n] int64, receive the order with ``u``
+            moved and its per-step multiplications.
+          deadline: on :func:`now`'s clock; ``None``: none.
+
+        Returns:
+          The multiplications of ``out``, or ``None`` past the deadline.
+        """
+        cost = self._lib.cc_best_insertion(
+            self._handle,
+            _ptr(order, ctypes.c_int),
+            _ptr(steps, ctypes.c_longlong),
+            len(order),
+            u,
+            _ptr(out, ctypes.c_int),
+            _ptr(out_steps, ctypes.c_longlong),
+            deadline or 0.0,
+        )
+        return None if cost < 0 else cost
+
     def seconds_to_price(self, multiplications: int) -> float:
         """About how long eliminating an order of ``multiplications`` takes
         (the rate of the last big order eliminated, else 40 ns each)."""

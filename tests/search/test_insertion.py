@@ -1,0 +1,102 @@
+"""search.insertion: a vertex moved to its cheapest place, all places priced at once."""
+
+import random
+
+import numpy as np
+
+from graphs.elimination import build, cost_of
+from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
+from search.core import ScalarCore
+from search.insertion import InsertionSearch
+from search.optimize import optimize
+from tests.search.searchgen import random_graph
+from tests.search.test_core import _dense_graph, _layered_dag
+
+
+def test_best_insertion_is_the_cheapest_of_every_place_priced_by_graphs_cost():
+    for seed in range(3):
+        graphs_ = [
+            random_graph(
+                seed, num_inputs=5, num_nodes=45, num_outputs=4, valueless=0.2
+            ),
+            _dense_graph(seed, num_nodes=40),  # dense fill, copies, outputs read on
+        ]
+        for graph in graphs_:
+            g = build(graph)
+            core = ScalarCore(g)
+            rng = random.Random(seed)
+            order = rng.sample(list(g.intermediates), len(g.intermediates))
+            steps = np.array(core.order_costs(order), dtype=np.int64)
+            for u in rng.sample(order, 4):
+                out = np.zeros(len(order), dtype=np.intc)
+                out_steps = np.zeros(len(order), dtype=np.int64)
+                arr = np.array(order, dtype=np.intc)
+                cost = core.best_insertion(arr, steps, u, out, out_steps)
+                rest = [w for w in order if w != u]
+                every = [
+                    cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
+                    for j in range(len(rest) + 1)
+                ]
+                j = every.index(min(every))  # ties: the earliest place
+                assert cost == min(every)
+                assert out.tolist() == rest[:j] + [u] + rest[j:]
+                assert out_steps.tolist() == [
+                    s.multiplications for s in cost_of(g, out.tolist()).steps
+                ]
+                order, steps = out.tolist(), out_steps
+
+
+def _fan_out(num_outputs: int) -> Graph:
+    # x1, x2 -> a -> b -> y1..yk
+    vertices = [Vertex("x1", INPUT), Vertex("x2", INPUT), Vertex("a", NODE)]
+    vertices += [Vertex("b", NODE)]
+    outputs = tuple(f"y{k}" for k in range(num_outputs))
+    vertices += [Vertex(y, NODE) for y in outputs]
+    edges = [Edge("x1", "a"), Edge("x2", "a"), Edge("a", "b")]
+    edges += [Edge("b", y) for y in outputs]
+    return Graph(tuple(vertices), ("x1", "x2"), outputs, tuple(edges), name="fan")
+
+
+def test_insertion_moves_a_vertex_to_its_cheaper_place_on_a_hand_solved_graph():
+    g = build(_fan_out(3))
+    a, b = (g.ids.index(v) for v in ("a", "b"))
+    # [b, a]: b costs |{a}|·|{y0,y1,y2}| = 3, then a 2·3 = 6: 9.
+    # [a, b]: a costs 2·|{b}| = 2, then b 2·3 = 6: 8.
+    search = InsertionSearch(ScalarCore(g), [b, a], 9, seed=0)
+    while not search.converged:
+        search.step(1)
+    assert (
+        search.order == [a, b]
+        and search.cost == 8 == cost_of(g, [a, b]).multiplications
+    )
+
+
+def test_insertion_search_never_gets_worse_and_keeps_a_permutation():
+    improved = 0
+    for seed in range(6):
+        graph = random_graph(seed, num_inputs=4, num_nodes=40, valueless=0.2)
+        g = build(graph)
+        core = ScalarCore(g)
+        start = list(g.intermediates)  # forward mode
+        search = InsertionSearch(core, start, core.order_cost(start), seed=seed)
+        costs = [search.cost]
+        while not search.converged:
+            search.step(7)
+            costs.append(search.cost)
+        assert costs == sorted(costs, reverse=True)
+        assert sorted(search.order) == sorted(g.intermediates)
+        assert cost_of(g, search.order).multiplications == search.cost
+        improved += search.cost < costs[0]
+    assert improved >= 4
+
+
+def test_optimize_runs_insertions_once_annealing_is_slow_and_prices_them_right():
+    graph = _layered_dag(3, num_intermediates=150, num_inputs=12, num_outputs=5)
+    result = optimize(
+        graph, time_budget_s=60, seed=0, methods=("local",), max_chunks=400
+    )
+    assert result.work["insertions"] > 0
+    g = build(graph)
+    positions = [g.ids.index(v) for v in result.order]
+    assert result.cost == cost_of(g, positions).multiplications
+    assert result.cost < result.best_baseline
