@@ -2,7 +2,7 @@
 
 The checks of issue 13 (``layered_dag`` with 1,000 intermediates at 1 s: ≥ 15 %
 below the best of forward, reverse and Markowitz; 10,000 at 10 s: ≥ 10 %) and,
-so that the search is not tuned to one family, three generator families written
+so that the search is not tuned to one family, five generator families written
 here at 500 / 1,000 / 3,000 intermediates and 1 s, on seeds no tuning run used:
 
 * :func:`layered_dag` — layers of 3–40 vertices, 1–4 operands from the two
@@ -11,7 +11,15 @@ here at 500 / 1,000 / 3,000 intermediates and 1 s, on seeds no tuning run used:
   extends one, sometimes reads a second operand from anywhere earlier (reuse)
   or a recent value, sometimes forks a new thread;
 * :func:`skip_net` — a net of fixed width, each vertex reads two of the layer
-  before and, with probability 0.3, one 2, 4 or 8 layers back.
+  before and, with probability 0.3, one 2, 4 or 8 layers back;
+
+and two written after best insertions (``search.insertion``) were chosen, to
+check them on structures no choice was made on:
+
+* :func:`gnp_dag` — G(n, p) in topological order, in-degree 1-4, edges of any
+  length;
+* :func:`wide_skip` — 4-8 wide layers, each vertex reads one or two of the layer
+  before and, with probability 0.4, one of any layer further back.
 
 Every returned order is checked to be a permutation of the intermediates and
 re-priced by :func:`reference_cost` (|P|·|S| on edge sets, written here), and
@@ -27,6 +35,7 @@ Writes benchmarks/results/search_unseen.md.
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import platform
 import random
@@ -142,7 +151,58 @@ def skip_net(seed: int, n: int) -> Graph:
     return _graph(inputs, layers[1:], outputs, edges, f"skip_{seed}")
 
 
-FAMILIES = {"layered_dag": layered_dag, "chain_dag": chain_dag, "skip_net": skip_net}
+def gnp_dag(seed: int, n: int) -> Graph:
+    """G(n, p) in topological order with bounded in-degree: each vertex reads
+    each earlier vertex (inputs included) with the same probability, 2.5 of them
+    on average (a Poisson count), at least one and at most four."""
+    rng = random.Random(seed)
+    inputs, outputs = _ends(n)
+    pool, chain, edges = list(inputs), [], []
+    for k in range(n):
+        vid = f"m{k}"
+        count, mass = 0, math.exp(-2.5)  # Poisson(2.5) by inversion
+        u, acc = rng.random(), mass
+        while u > acc:
+            count += 1
+            mass *= 2.5 / count
+            acc += mass
+        preds = rng.sample(pool, min(len(pool), max(1, min(4, count))))
+        edges += [(p, vid) for p in sorted(preds)]
+        pool.append(vid)
+        chain.append(vid)
+    edges = _close(rng, [chain], outputs, edges)
+    return _graph(inputs, [chain], outputs, edges, f"gnp_{seed}")
+
+
+def wide_skip(seed: int, n: int) -> Graph:
+    """A few wide layers (4-8, drawn once) with long skip edges: each vertex
+    reads one or two vertices of the layer before and, with probability 0.4,
+    one of any layer further back (the inputs included)."""
+    rng = random.Random(seed)
+    inputs, outputs = _ends(n)
+    depth = rng.randint(4, 8)
+    layers, edges, made = [inputs], [], 0
+    for d in range(depth):
+        size = (n - made) // (depth - d)
+        layer = [f"m{made + k}" for k in range(size)]
+        for vid in layer:
+            preds = set(rng.sample(layers[-1], min(rng.randint(1, 2), len(layers[-1]))))
+            if len(layers) > 1 and rng.random() < 0.4:
+                preds.add(rng.choice(rng.choice(layers[:-1])))
+            edges += [(p, vid) for p in sorted(preds)]
+        layers.append(layer)
+        made += size
+    edges = _close(rng, layers[1:], outputs, edges)
+    return _graph(inputs, layers[1:], outputs, edges, f"wide_{seed}")
+
+
+FAMILIES = {
+    "layered_dag": layered_dag,
+    "chain_dag": chain_dag,
+    "skip_net": skip_net,
+    "gnp_dag": gnp_dag,
+    "wide_skip": wide_skip,
+}
 
 
 def _adjacency(graph: Graph):
