@@ -170,6 +170,16 @@ def fuses_blocks(plan: Plan, group: int | None) -> bool:
     )
 
 
+def _stack(pieces: Sequence[jax.Array]) -> jax.Array:
+    """``jnp.stack(pieces)`` as a concatenation of the pieces with a new leading axis.
+
+    ``jax.vmap`` batches ``jnp.stack`` with the batch axis second and transposes
+    it back afterwards (a strided copy in the fused loop: a 3x3 block at batch
+    2048 was one ``transpose``+``copy`` fusion); a concatenation keeps it first.
+    """
+    return jnp.concatenate([jnp.expand_dims(p, 0) for p in pieces])
+
+
 def _stack_tree(pieces: list[jax.Array], group: int | None) -> jax.Array:
     """``jnp.stack(pieces)``, built as a tree of stacks of at most ``group`` pieces.
 
@@ -178,15 +188,15 @@ def _stack_tree(pieces: list[jax.Array], group: int | None) -> jax.Array:
     a slice), and each chunk is stacked along a new axis.
     """
     if group is None or len(pieces) <= group:
-        return jnp.stack(pieces)
+        return _stack(pieces)
     shape, dtype = pieces[0].shape, pieces[0].dtype
     level = list(pieces)
     while len(level) > group:
         size = -(-len(level) // -(-len(level) // group))
         zero = jnp.zeros(level[0].shape, dtype)
         level = level + [zero] * (-len(level) % size)
-        level = [jnp.stack(level[i : i + size]) for i in range(0, len(level), size)]
-    flat = jnp.reshape(jnp.stack(level), (-1,) + shape)
+        level = [_stack(level[i : i + size]) for i in range(0, len(level), size)]
+    flat = jnp.reshape(_stack(level), (-1,) + shape)
     return flat[: len(pieces)]
 
 
@@ -215,7 +225,7 @@ def _split_block(
     if group is not None and len(outs) <= group and len(ins) <= group:
         # Rows of the block, then the rows: no padding, no index arithmetic
         # beyond the block's own two axes in the fused loop.
-        stacked = jnp.stack([jnp.stack([element(o, i) for i in ins]) for o in outs])
+        stacked = _stack([_stack([element(o, i) for i in ins]) for o in outs])
     else:
         stacked = _stack_tree([element(o, i) for o in outs for i in ins], group)
     stacked = jnp.reshape(stacked, (len(outs), len(ins)) + piece_out + piece_in)

@@ -93,6 +93,17 @@ def test_a_block_of_at_most_8x8_is_stacked_by_rows_without_padding():
     assert sorted(_stack_sizes(jaxpr)) == [6] * 7
 
 
+def test_grouped_blocks_keep_the_batch_axis_first_without_transposes():
+    f, x = _ring(3)
+    graph = graphs.trace(f, x)
+    batch = jnp.asarray(np.tile(x, (4, 1)))
+    kernel = interpreter.jacobian(graph, "reverse")
+    jaxpr = jax.make_jaxpr(jax.vmap(kernel))(batch)
+    # jnp.stack under vmap stacks behind the batch axis and transposes back, a
+    # strided copy in the block's fused loop; the kernel's stacks do not.
+    assert "transpose" not in str(jaxpr)
+
+
 def _fusions(fn, x) -> int:
     return jax.jit(fn).lower(x).compile().as_text().count(" fusion(")
 
