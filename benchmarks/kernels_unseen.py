@@ -4,7 +4,9 @@ Each program below is written the way a user writes a right-hand side or a
 residual: one state vector in, ``u[i]`` indexing, one stacked vector out (the
 last, a loss, returns a scalar). None of them is a benchmark task; the first four
 were the ones the kernels' stacking layout was examined on, the last four were
-written after that layout choice was fixed, to check that it generalises. For each, the
+written after that layout choice was fixed, to check that it generalises (one fix
+came from them: robertson's HLO showed the transpose that ``jnp.stack`` adds
+under ``jax.vmap``, now avoided, commit 18e06e4). For each, the
 kernel of ``interpreter.jacobian(graph, search.optimize(graph, time_budget_s=5)
 .order)`` is timed against ``jax.jacfwd``/``jax.jacrev`` under
 ``jax.jit(jax.vmap(·))`` at batch 256 and 2048 (interleaved medians, one
@@ -98,7 +100,8 @@ def planar_arm_residual(u):
 
 
 # Written after the kernel's layout choice was fixed (commit aea98ab), to check
-# that it generalises: nothing in interpreter/ was tuned on the four below.
+# that it generalises (robertson's HLO then showed jnp.stack's transpose under
+# vmap, fixed in 18e06e4; nothing else in interpreter/ was tuned on these four).
 
 
 def robertson(u):
