@@ -29,7 +29,8 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   (``search.local``), started from the baselines:
   two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles; and on
-  scalar graphs of at least :data:`INSERT_MIN` intermediates best insertions
+  scalar graphs of :data:`INSERT_MIN` to :data:`INSERT_MAX` intermediates, while
+  annealing saves little (:data:`INSERT_STALL`), best insertions
   (``search.insertion``: one vertex of the best order moved to its cheapest
   place), about as much elimination work a cycle as :data:`INSERT_WORK` annealing
   chunks, until a whole sweep finds nothing, the three exchanging their best
@@ -123,6 +124,11 @@ WINDOW_MIN = 8  # scalar graphs with at least this many intermediates get window
 WINDOW_WIDTH = 12
 WINDOWS_PER_CHUNK = 4  # a window of 12 takes a few ms, an annealing chunk ~30 ms
 INSERT_MIN = 8  # smaller graphs: exact DP
+#: Bigger graphs get no insertions: a pass there costs as much as 10^5 or more
+#: annealing moves (at 10,000 intermediates, 388 insertions in 60 s left 1.6 M
+#: moves where annealing alone made 12 M, and 567,474 multiplications where it
+#: found 567,090).
+INSERT_MAX = 5000
 #: Best insertions run while annealing is slow: checked every INSERT_STALL * n
 #: annealing moves, they run until the next check if annealing's own
 #: improvements since the last check saved less than INSERT_RATE of the best
@@ -462,7 +468,7 @@ def optimize(
         )
         if model is not None and WINDOW_MIN <= n <= WINDOW_MAX:
             window = WindowSearch(model, inits[0], width=WINDOW_WIDTH)
-        if isinstance(core, ScalarCore) and n >= INSERT_MIN:
+        if isinstance(core, ScalarCore) and INSERT_MIN <= n <= INSERT_MAX:
             insertion = InsertionSearch(core, inits[0], ranked[0][1][1], seed=seed)
     run_mcts = None
     if n and "mcts" in chosen:
