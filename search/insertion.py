@@ -4,7 +4,7 @@ Annealing's moves rewrite short windows, and window DP re-orders consecutive
 vertices; neither moves a vertex far. Here a vertex ``u`` is taken out of the
 order and put back where the order costs least, over *all* ``n`` places at once:
 ``search.core.ScalarCore.best_insertion`` prices them in one elimination pass
-over the order without ``u`` (``cc_best_insertion`` in ``_search.c``: a step's
+over the order without ``u`` (``cc_best_insertion`` in ``_insertion.c``: a step's
 cost changes with ``u`` eliminated before it only where it is adjacent to ``u``
 then, and the graph after a set does not depend on the order within it).
 

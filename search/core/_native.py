@@ -1,4 +1,5 @@
-"""Loads the compiled scalar core (``_scalar.c`` + ``_search.c``) with ctypes.
+"""Loads the compiled scalar core (``_scalar.c`` and ``_greedy.c``,
+``_anneal.c``, ``_insertion.c``) with ctypes.
 
 ``pip install`` builds it from the project's own source (``setup.py`` declares it
 as an extension, ``search/core/_cscalar*.so``). A source checkout that was never
@@ -19,8 +20,10 @@ import tempfile
 
 _HERE = pathlib.Path(__file__).resolve().parent
 #: The C sources, compiled together; the headers only feed the cache key.
-_SOURCES = (_HERE / "_scalar.c", _HERE / "_search.c")
-_HEADERS = (_HERE / "_scalar.h", _HERE / "_sets.h")
+_SOURCES = tuple(
+    _HERE / name for name in ("_scalar.c", "_greedy.c", "_anneal.c", "_insertion.c")
+)
+_HEADERS = (_HERE / "_scalar.h", _HERE / "_sets.h", _HERE / "_rng.h")
 
 i64 = ctypes.c_longlong
 _P = ctypes.c_void_p

@@ -1,6 +1,6 @@
 /* Types shared by the scalar cost core (_scalar.c: the graph, eliminate,
- * undo, pricing) and the searches on it (_search.c: greedy baselines,
- * annealing).  See _scalar.c for what the core does; plain C11. */
+ * undo, pricing) and the searches on it (_greedy.c: greedy baselines,
+ * _anneal.c: annealing, _insertion.c: best insertion).  See _scalar.c for what the core does; plain C11. */
 #ifndef CCELIM_SCALAR_H
 #define CCELIM_SCALAR_H
 
@@ -68,5 +68,11 @@ void cc_undo(Graph *g, i64 mark);
 int cc_order_cost(Graph *g, const int *order, int len, i64 *costs, double deadline,
                   i64 cap);
 int cc_mode_costs(const Graph *g, const int *inter, int len, int reverse, i64 *costs);
+/* _greedy.c; the annealer restarts from its greedy-randomised orders.  Score
+ * terms of a greedy rule (graphs/baselines.py GREEDY_RULES codes): */
+enum { T_MULTS = 0, T_MULTS_MINUS_REMOVED = 1, T_FILL = 2, T_POSITION = 3,
+       T_NEG_POSITION = 4, T_NOISY_MULTS = 5, T_RANDOM = 6 };
+int cc_greedy(Graph *g, const int *inter, int len, const int *terms, int nterms,
+              double noise, uint64_t seed, int *order, double deadline, i64 cap);
 
 #endif

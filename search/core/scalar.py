@@ -4,9 +4,10 @@ For scalar graphs a partial is one number or a value-less copy, so eliminating
 ``v`` costs ``|valued preds| · |valued succs|`` (``graphs.elimination``'s rule on
 scalars). The C core keeps per-vertex sets of predecessors and successors
 (``_sets.h``) with an undo log, and prices forward and reverse mode in closed
-form; ``_search.c`` runs the greedy baselines (lazy priority queue, only touched
-vertices re-scored) and simulated annealing (:class:`ScalarAnnealer`), so that
-none of their inner loops runs in Python. ``tests/search/test_core.py`` checks
+form; ``_greedy.c`` runs the greedy baselines (lazy priority queue, only touched
+vertices re-scored), ``_anneal.c`` simulated annealing (:class:`ScalarAnnealer`)
+and ``_insertion.c`` best insertions, so that none of their inner loops runs in
+Python. ``tests/search/test_core.py`` checks
 it against ``graphs.cost``.
 """
 
@@ -22,7 +23,7 @@ from graphs import structure as st
 from graphs.elimination import ElimGraph
 from search.core._native import library
 
-#: Score-term codes of ``_search.c``, by the names ``graphs.baselines`` uses.
+#: Score-term codes of ``_greedy.c``, by the names ``graphs.baselines`` uses.
 TERM_CODES = {
     "mults": 0,
     "mults-removed": 1,
@@ -195,7 +196,7 @@ class ScalarCore:
 
         Every place is priced in one elimination pass over the order without
         ``u``, which stops once ``u`` has no neighbour left to eliminate
-        (``cc_best_insertion`` in ``_search.c``); the state is left eliminated.
+        (``cc_best_insertion`` in ``_insertion.c``); the state is left eliminated.
 
         Args:
           order: an order of all intermediates, [n] intc, holding ``u``.
@@ -294,7 +295,7 @@ class ScalarAnnealer:
 
     A cursor sweeps the order; every move rewrites a short window starting at the
     cursor, priced by eliminating it on the graph kept eliminated up to the
-    cursor and undoing that (see ``_search.c``). Runs cool geometrically from
+    cursor and undoing that (see ``_anneal.c``). Runs cool geometrically from
     ``temperature[0]`` to ``temperature[1]`` times the mean uphill move of the
     start order, and restart alternately from the best order and from a
     greedy-randomised Markowitz order. A function of ``seed`` and the number of
