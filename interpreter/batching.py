@@ -103,6 +103,16 @@ def worth_storing_shared(
     return (fanout - 1) * cost * batch >= STORE_RECOMPUTED_MIN
 
 
+#: In a fused block the shared expensive values are stored (all of them) only when
+#: one of them saves at least this many weighted equations per example,
+#: ``(fan-out - 1) * cost``: the barrier and its loops cost more than recomputing a
+#: sine two or three times (planar_arm_residual: at most 36, SCARA pose: 17; without
+#: the barrier 1.12x / 1.14x of min(jacfwd, jacrev) at batch 256 / 2048 instead of
+#: 0.83x / 0.74x) and less than recomputing an Arrhenius rate in 12 elements (352:
+#: 2.35x / 1.67x with it, 1.71x / 0.94x without).
+STORE_EXPENSIVE_MIN = 64
+
+
 def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
     """``policy(contracted size, multiplications) -> use dot_general`` for a batch.
 
@@ -178,11 +188,18 @@ def batch_aware(
                         worth_storing_shared(aval.shape, size, fanout, cost)
                     )
 
+            expensive = None
+            if fused_outputs:
+
+                def expensive(aval, fanout, cost):
+                    return (fanout - 1) * cost >= STORE_EXPENSIVE_MIN
+
             out = evaluate_once(
                 batched,
                 *arrays,
                 store=lambda aval: worth_storing(aval.shape, size),
                 shared=shared,
+                expensive=expensive,
             )
         else:
             out = batched(*arrays)

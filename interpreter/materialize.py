@@ -215,6 +215,7 @@ def _select(
     min_fanout: int,
     store: Callable[[Any], bool],
     shared: SharedFn | None,
+    expensive: SharedFn | None = None,
 ) -> list[Any]:
     """The variables to store, in program order (see :func:`evaluate_once`)."""
     fan = _fanout(jaxpr)
@@ -226,6 +227,14 @@ def _select(
         and fan[e.outvars[0]] >= min_fanout
         and store(e.outvars[0].aval)
     ]
+    if expensive is not None and stored:
+        # The barrier is opened for all of them or for none: once it exists, one
+        # more stored value costs a loop and a buffer, while a value left out is
+        # evaluated both before it (for a stored value that depends on it) and
+        # in every element that reads it.
+        cost = recompute_cost(jaxpr, set())
+        if not any(expensive(v.aval, fan[v], cost[v]) for v in stored):
+            stored = []
     if shared is None:
         return stored
     uses: dict[Any, int] = {}
@@ -256,6 +265,7 @@ def evaluate_once(
     min_fanout: int = 2,
     store: Callable[[Any], bool] = lambda aval: True,
     shared: SharedFn | None = None,
+    expensive: SharedFn | None = None,
 ) -> Any:
     """``fn(*args)``, its shared expensive values computed once and stored.
 
@@ -275,6 +285,10 @@ def evaluate_once(
       shared: also store cheap values where sharing begins when
         ``shared(aval, fanout, cost)`` is true (see the module docstring);
         ``None``: only expensive ones.
+      expensive: the expensive values that pass ``min_fanout`` and ``store``
+        are stored only if ``expensive(aval, fanout, cost)`` holds for at least
+        one of them (``cost`` from :func:`recompute_cost` with nothing stored),
+        and then all of them; ``None``: always.
 
     Returns:
       What ``fn(*args)`` returns, equal value for value.
@@ -284,7 +298,7 @@ def evaluate_once(
     out_tree = jax.tree_util.tree_structure(out_shapes)
     closed = jax.make_jaxpr(lambda *xs: _inline(closed.jaxpr, closed.consts, xs))(*flat)
     jaxpr = closed.jaxpr
-    stored = _select(jaxpr, min_fanout, store, shared)
+    stored = _select(jaxpr, min_fanout, store, shared, expensive)
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
     env.update(zip(jaxpr.invars, flat))
     # With shared cheap values stored, one barrier per level (a stored value's

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import graphs
 import interpreter
 from interpreter import batching, materialize
 from interpreter.counting import _sub_jaxprs, count_multiplications
@@ -257,3 +258,50 @@ def test_worth_storing_shared_weighs_saved_work_against_a_buffer():
     assert not batching.worth_storing_shared((256,), 256, limit // 256, 1)
     assert batching.worth_storing_shared((2048,), 2048, 3, limit // 4096)
     assert not batching.worth_storing_shared((2048, 2), 2048, 100, 100)
+
+
+def test_the_expensive_predicate_opens_the_barrier_for_all_or_none():
+    def f(x):
+        s = jnp.sin(x)  # two consumers, cost 16: saves 16
+        c = jnp.cos(x * 2.0)  # five uses (c * c reads it twice), cost 17: saves 68
+        return s * 2.0, s + 1.0, c * 2.0, c + 1.0, c - 1.0, c * c
+
+    x = jnp.array([0.3, -1.2])
+    seen = []
+
+    def worth(limit):
+        def expensive(aval, fanout, cost):
+            seen.append((fanout, cost))
+            return (fanout - 1) * cost >= limit
+
+        return expensive
+
+    w = materialize.EXPENSIVE_WEIGHT
+    jaxpr = jax.make_jaxpr(lambda x: evaluate_once(f, x, expensive=worth(69)))(x)
+    assert not _conds(jaxpr)
+    assert sorted(seen) == [(2, w), (5, w + 1)]
+    jaxpr = jax.make_jaxpr(lambda x: evaluate_once(f, x, expensive=worth(68)))(x)
+    assert _stored(jaxpr) == ["cos", "sin"]
+    for got, want in zip(evaluate_once(f, x, expensive=worth(68)), f(x)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_small_trigonometric_blocks_keep_no_barrier_rate_tables_do():
+    def arm(u):  # sines shared by two or three elements: cheaper to recompute
+        c1, c12 = jnp.cos(u[0]), jnp.cos(u[0] + u[1])
+        s1, s12 = jnp.sin(u[0]), jnp.sin(u[0] + u[1])
+        return jnp.stack([c1 + 0.8 * c12, s1 + 0.8 * s12, u[1] * u[1]])
+
+    def rates(u):  # one rate constant in every element
+        k = jnp.exp(-1.5 / u[3])
+        return jnp.stack([k * u[0] * u[1], k * u[1] * u[2], k * u[2] * u[0], k])
+
+    for fn, x, barrier in (
+        (arm, np.array([0.3, 0.5]), False),
+        (rates, np.array([1.0, 0.6, 0.3, 1.4]), True),
+    ):
+        graph = graphs.trace(fn, x)
+        kernel = interpreter.jacobian(graph, "reverse")
+        batch = jnp.asarray(np.tile(x, (8, 1)))
+        assert bool(_conds(jax.make_jaxpr(jax.vmap(kernel))(batch))) is barrier
+        assert_trees_close(jax.vmap(kernel)(batch), jax.vmap(jax.jacfwd(fn))(batch))
