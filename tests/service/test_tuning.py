@@ -130,4 +130,11 @@ def test_a_winning_order_other_than_the_searched_one_is_the_kernel_returned():
     assert (
         f"({reverse.cost.multiplications} multiplications)" in (kernel["python_source"])
     )
-    assert tuned.stack_group in (8, interpreter.eliminate.STACK_GROUP)
+    # The tuner reports the stacking its winner was timed with: plain JAX and
+    # the given order timed flat have none, grouped candidates 8.
+    if tuned.winner in interpreter.autotune.FALLBACKS:
+        assert tuned.stack_group is None
+    elif tuned.winner.endswith(f"/stack{interpreter.autotune.GROUPED_STACK}"):
+        assert tuned.stack_group == interpreter.autotune.GROUPED_STACK
+    else:
+        assert tuned.stack_group in (None, interpreter.eliminate.STACK_GROUP)
