@@ -4,9 +4,11 @@ Each program below is written the way a user writes a right-hand side or a
 residual: one state vector in, ``u[i]`` indexing, one stacked vector out (the
 last, a loss, returns a scalar). None of them is a benchmark task; the first four
 were the ones the kernels' stacking layout was examined on, the last four were
-written after that layout choice was fixed, to check that it generalises (one fix
-came from them: robertson's HLO showed the transpose that ``jnp.stack`` adds
-under ``jax.vmap``, now avoided, commit 18e06e4). For each, the
+written after that layout choice was fixed, to check that it generalises (two
+later fixes looked at two of them: robertson's HLO showed the transpose that
+``jnp.stack`` adds under ``jax.vmap``, commit 18e06e4, and scara_pose's shared
+sines were among the values that set ``interpreter.batching.STORE_EXPENSIVE_MIN``,
+commit 20f5e8d). For each, the
 kernel of ``interpreter.jacobian(graph, search.optimize(graph, time_budget_s=5)
 .order)`` is timed against ``jax.jacfwd``/``jax.jacrev`` under
 ``jax.jit(jax.vmap(·))`` at batch 256 and 2048 (interleaved medians, one
@@ -100,8 +102,8 @@ def planar_arm_residual(u):
 
 
 # Written after the kernel's layout choice was fixed (commit aea98ab), to check
-# that it generalises (robertson's HLO then showed jnp.stack's transpose under
-# vmap, fixed in 18e06e4; nothing else in interpreter/ was tuned on these four).
+# that it generalises (see the module docstring for the two later fixes that
+# looked at robertson and scara_pose).
 
 
 def robertson(u):
