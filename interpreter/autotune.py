@@ -301,13 +301,18 @@ def fastest(
         groups[name] = STACK_GROUP
         if p.elim.split and name in orders:
             # Split vertices' blocks stacked flat and in groups fuse differently on
-            # XLA: the given order is timed both ways.
-            kernel = jacobian(graph, order, stack_group=None)
-            groups[name] = None
+            # XLA: the given order is timed both ways (the default kernel is the
+            # grouped one when the default stacking is GROUPED_STACK).
             grouped = f"{name}/stack{GROUPED_STACK}"
-            kernels[grouped] = jacobian(graph, order, stack_group=GROUPED_STACK)
+            kernels[grouped] = (
+                kernel
+                if STACK_GROUP == GROUPED_STACK
+                else jacobian(graph, order, stack_group=GROUPED_STACK)
+            )
             order_ids[grouped], mults[grouped] = order_ids[name], mults[name]
             groups[grouped] = GROUPED_STACK
+            kernel = jacobian(graph, order, stack_group=None)
+            groups[name] = None
         kernels[name] = kernel
     for mode in fallbacks:
         if mode in kernels:

@@ -180,16 +180,13 @@ def batch_aware(
         axes = [0 if batched else None for batched in in_batched]
         batched = jax.vmap(traced, in_axes=axes, axis_size=axis_size)
         if size is not None and size >= STORE_SHARED_MIN_BATCH:
-            shared = None
+            shared = expensive = None
             if fused_outputs:
 
                 def shared(aval, fanout, cost):
                     return np.issubdtype(aval.dtype, np.inexact) and (
                         worth_storing_shared(aval.shape, size, fanout, cost)
                     )
-
-            expensive = None
-            if fused_outputs:
 
                 def expensive(aval, fanout, cost):
                     return (fanout - 1) * cost >= STORE_EXPENSIVE_MIN

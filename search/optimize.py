@@ -494,6 +494,14 @@ def optimize(
         the result depends on the seed only)."""
         return None if max_chunks < 1 << 62 else deadline
 
+    def improved(order, cost: int, method: str, source) -> None:
+        """Records a cheaper order from one local search and hands it to the
+        others (annealing, windows, insertions), which continue from it."""
+        best.offer(order, cost, method)
+        for other in (local, window, insertion):
+            if other is not None and other is not source:
+                other.offer(order, cost)
+
     def proven() -> bool:
         return lower_bound is not None and best.cost <= lower_bound
 
@@ -545,10 +553,7 @@ def optimize(
             work["chunks"] += 1
             work["windows"] = window.windows
             if window.cost < best.cost:
-                best.offer(window.order, window.cost, "local:window")
-                local.offer(window.order, window.cost)
-                if insertion is not None:
-                    insertion.offer(window.order, window.cost)
+                improved(window.order, window.cost, "local:window", window)
         for _ in range(local_chunks):
             if not more() or proven():
                 break
@@ -560,11 +565,7 @@ def optimize(
                 if not g.is_scalar:  # re-price: tensor windows assume order-free sets
                     cost = cost_of(g, result.order).multiplications
                 anneal_gain += best.cost - cost
-                best.offer(result.order, cost, "local")
-                if window is not None:
-                    window.offer(result.order, cost)
-                if insertion is not None:
-                    insertion.offer(result.order, cost)
+                improved(result.order, cost, "local", local)
         if work["local_moves"] - checked_at >= INSERT_STALL * n:
             slow = anneal_gain < INSERT_RATE * best.cost
             checked_at, anneal_gain = work["local_moves"], 0
@@ -579,10 +580,7 @@ def optimize(
                 work["chunks"] += 1
                 work["insertions"] = insertion.tries
                 if gained and insertion.cost < best.cost:
-                    best.offer(insertion.order, insertion.cost, "local:insert")
-                    local.offer(insertion.order, insertion.cost)
-                    if window is not None:
-                        window.offer(insertion.order, insertion.cost)
+                    improved(insertion.order, insertion.cost, "local:insert", insertion)
         alone = exact is None and local is None and dp is None and groups is None
         if (
             run_mcts is not None
