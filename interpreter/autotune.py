@@ -190,13 +190,24 @@ def _batched(args: Sequence[Any], batch: int) -> tuple[Any, ...]:
 def _measure(
     fns: Mapping[str, Callable[..., Any]], args: Sequence[Any], *, min_time: float
 ) -> dict[str, float]:
-    """Median seconds per call, the functions' samples interleaved round by round."""
-    reps = {}
-    for name, fn in fns.items():
+    """Median seconds per call, the functions' samples interleaved round by round.
+
+    Every function makes the same number of calls per sample, set after all are
+    warm (best of three probes): a sample ends with one ``block_until_ready``,
+    whose latency weighs more per call on a function with fewer calls per sample
+    (``benchmarks/kernels.py``'s ``time_all``, the same loop, says by how much).
+    """
+    for fn in fns.values():
         jax.block_until_ready(fn(*args))
-        start = time.perf_counter()
         jax.block_until_ready(fn(*args))
-        reps[name] = max(1, int(2e-4 / max(time.perf_counter() - start, 1e-7)))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(3):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            best[name] = min(best[name], time.perf_counter() - start)
+    calls = min(2e-4 / max(min(best.values()), 1e-7), 2e-3 / max(best.values()))
+    reps = dict.fromkeys(fns, max(1, int(calls)))
     samples: dict[str, list[float]] = {name: [] for name in fns}
     deadline = time.perf_counter() + min_time * len(fns)
     while time.perf_counter() < deadline or min(map(len, samples.values())) < 7:
