@@ -42,8 +42,8 @@ static inline int on_succ(const Graph *g, int s, int p) {
 }
 
 static inline void insert_edge(Graph *g, int s, int p, unsigned char vl) {
-    if (on_pred(g, s, p)) set_add(&g->pred[s], p, vl);
-    if (on_succ(g, s, p)) set_add(&g->succ[p], s, vl);
+    if (on_pred(g, s, p) && !g->gone[s]) set_add(&g->pred[s], p, vl);
+    if (on_succ(g, s, p) && !g->gone[p]) set_add(&g->succ[p], s, vl);
     if (!vl) {
         g->valued_pred[s]++;
         g->valued_succ[p]++;
@@ -161,7 +161,7 @@ i64 cc_cost(const Graph *g, int v) {
 }
 
 /* Edges into and out of v now (what eliminating it removes). */
-int cc_degree(const Graph *g, int v) { return g->pred[v].n + g->succ[v].n; }
+int cc_degree(const Graph *g, int v) { return g->gone[v] ? 0 : g->pred[v].n + g->succ[v].n; }
 
 /* Whether an edge joins u and v now, either way; u and v may be eliminated
  * (such an edge is kept in both of u's sets). */
@@ -173,6 +173,7 @@ int cc_adjacent(const Graph *g, int u, int v) {
 i64 cc_fill(Graph *g, int v) {
     const Set *P = &g->pred[v], *S = &g->succ[v];
     i64 fill = 0;
+    if (g->gone[v]) return 0;
     for (int k = 0; k < P->n; k++) {
         int p = P->e[k] >> 1;
         for (int j = 0; j < S->n; j++) {
@@ -209,6 +210,7 @@ static inline void product(Graph *g, int s, int p, int in_succ, unsigned char vl
 /* Eliminates v; returns its multiplications (-1: v may not be eliminated). */
 i64 cc_eliminate(Graph *g, int v) {
     if (!g->elim[v]) return -1;
+    if (g->gone[v]) return 0; /* already eliminated (its sets may be stale) */
     i64 cost = cc_cost(g, v);
     int np = g->pred[v].n, ns = g->succ[v].n;
     int *P = g->tmp_p, *S = g->tmp_s;
@@ -255,8 +257,15 @@ i64 cc_eliminate(Graph *g, int v) {
         if (!pvl[k]) g->valued_succ[P[k]]--;
         log_push(g, OP_DEL, v, P[k], pvl[k]);
     }
-    set_clear(&g->pred[v]);
-    set_clear(&g->succ[v]);
+    /* A logged elimination keeps v's own sets as they are: nothing reads the
+     * sets of a vertex that is gone, and undo then restores only the
+     * neighbours' side (insert_edge skips a gone vertex's sets) instead of
+     * refilling v's sets entry by entry, which rebuilt the index of a set of
+     * more than SET_SMALL entries on every priced move of a dense graph. */
+    if (!g->logging) {
+        set_clear(&g->pred[v]);
+        set_clear(&g->succ[v]);
+    }
     g->valued_pred[v] = g->valued_succ[v] = 0;
     g->gone[v] = 1;
     return cost;
@@ -274,7 +283,7 @@ void cc_undo(Graph *g, i64 mark) {
     while (g->loglen > mark) {
         g->loglen -= 4;
         int op = g->log[g->loglen], s = g->log[g->loglen + 1], p = g->log[g->loglen + 2];
-        if (op == OP_DEL) {
+        if (op == OP_DEL) { /* v (s or p) is still gone: its own sets are kept */
             insert_edge(g, s, p, (unsigned char)g->log[g->loglen + 3]);
         } else if (op == OP_GONE) {
             g->gone[s] = 0;

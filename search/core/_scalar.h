@@ -17,9 +17,10 @@ typedef long long i64;
  * succ[p] for every p in P(v) (or pred[s] for every s in S(v)), a few small
  * tables that stay in cache, where one table of all the graph's edges meant a
  * random memory access per multiplication. */
-enum { SET_SMALL = 8, SET_MIN_BITS = 6, SET_INLINE = 9 };
+enum { SET_SMALL = 16, SET_MIN_BITS = 6, SET_INLINE = 8 };
 
-/* 64 bytes: a small set's entries share its cache line. */
+/* 64 bytes: a set of up to SET_INLINE entries shares its cache line; a bigger
+ * one moves to a heap array of 16 or more. */
 typedef struct {
     int *e; /* own[] while it fits */
     uint64_t *idx; /* NULL while the set is small */

@@ -206,6 +206,41 @@ def test_undo_returns_to_the_same_state():
     assert [core.eliminate(v) for v in order[:20]] == head
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_undone_eliminations_leave_every_vertex_as_a_fresh_core_has_it(seed):
+    # An undone elimination restores only its neighbours' sets (the vertex's own
+    # are kept while it is gone); on dense fill the sets cross the 8-entry
+    # inline size and the 16-entry scan size both ways.  Every live vertex's
+    # cost, degree and fill must then be those of a core that never eliminated
+    # and undid anything, and an eliminated vertex has none.
+    g = build(_dense_graph(seed))
+    order = list(g.intermediates)
+    random.Random(seed).shuffle(order)
+    core, fresh = ScalarCore(g), ScalarCore(g)
+    core.reset()
+    for k, v in enumerate(order[:40]):
+        mark = core.mark()
+        for u in order[k : k + 4]:
+            core.eliminate(u)
+        core.undo(mark)
+        core.eliminate(v)
+        fresh.reset()
+        for u in order[: k + 1]:
+            fresh.eliminate(u)
+        for u in order[k + 1 :]:
+            assert (core.cost(u), core.degree(u), core.fill(u)) == (
+                fresh.cost(u),
+                fresh.degree(u),
+                fresh.fill(u),
+            )
+        assert (core.cost(v), core.degree(v), core.fill(v)) == (0, 0, 0)
+        assert core.eliminate(v) == 0  # again: nothing left to multiply
+    rest = [core.eliminate(u) for u in order[40:]]
+    assert sum(rest) == cost_of(g, order).multiplications - sum(
+        fresh.order_costs(order)[:40]
+    )
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_greedy_rules_give_graphs_baselines_orders(seed):
     graph = random_graph(seed, num_inputs=5, num_nodes=45, num_outputs=4, valueless=0.1)
