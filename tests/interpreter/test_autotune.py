@@ -100,3 +100,32 @@ def test_fastest_refuses_another_dtype_and_unknown_fallbacks():
         interpreter.fastest(graph, batch_sizes=(2,), dtype="float32")
     with pytest.raises(ValueError, match="unknown fallbacks"):
         interpreter.fastest(graph, batch_sizes=(2,), fallbacks=("hessian",))
+
+
+def test_measure_gives_every_candidate_the_same_calls_per_sample():
+    # Slow first calls (compilation, a cold cache) must not give one candidate
+    # fewer calls per sample: each sample ends with one block_until_ready, whose
+    # latency then weighs more per call on that candidate.
+    import time
+
+    from interpreter.autotune import _measure
+
+    calls = {"cold": 0, "warm": 0}
+
+    def counted(name, delay_first):
+        def fn(x):
+            calls[name] += 1
+            if delay_first and calls[name] <= 2:
+                time.sleep(0.01)
+            return x + 1.0
+
+        return fn
+
+    x = jnp.ones(3)
+    times = _measure(
+        {"cold": counted("cold", True), "warm": counted("warm", False)},
+        (x,),
+        min_time=0.0,
+    )
+    assert set(times) == {"cold", "warm"}
+    assert calls["cold"] == calls["warm"]
