@@ -19,7 +19,15 @@ annealing is slow (see ``search.optimize.INSERT_STALL``).
 :class:`InsertionSearch` moves the vertices of a seeded random sweep, keeping a
 move that costs no more (equal-cost moves let the order drift across plateaus);
 it is converged once a whole sweep found nothing cheaper, until a cheaper order
-is offered. A function of the seed, the orders offered and the steps made.
+is offered. With ``kicks`` it goes on from there by ruin and recreate: a run of
+:data:`KICK_SIZE` consecutive vertices is put back at random places and each is
+then moved to its cheapest place, kept if the order costs no more, and a kick
+that saves starts the sweeps again. On 1,000-intermediate DAGs at 10 s this
+saved 0.02-0.2 points more (skip_net 2026: 10.33 -> 10.36 %, wide_skip 7:
+10.25 -> 10.33 %, ``random_dag`` 0: 26.8 -> 27.0 %); where annealing and
+insertions have converged (layered_dag 0, 16,491 multiplications after 10 s)
+60 s of kicks alone found nothing, and from the 1 s order (16,528) kicks alone
+reached 16,483 after 13 s, in one run. A function of the seed, the orders offered and the steps made.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from search.core import ScalarCore
+
+#: Vertices a kick moves: a run of this many consecutive vertices of the order.
+KICK_SIZE = 6
 
 
 class InsertionSearch:
@@ -46,10 +57,20 @@ class InsertionSearch:
       tries: vertices moved so far.
     """
 
-    def __init__(self, core: ScalarCore, order: Sequence[int], cost: int, *, seed: int):
+    def __init__(
+        self,
+        core: ScalarCore,
+        order: Sequence[int],
+        cost: int,
+        *,
+        seed: int,
+        kicks: bool = False,
+    ):
         self.core = core
         self.cost = int(cost)
         self.tries = 0
+        self.kicks = 0
+        self._kicking = kicks
         self._rng = random.Random(seed)
         self._order = np.ascontiguousarray(np.asarray(order, dtype=np.intc))
         self._out = np.empty_like(self._order)
@@ -73,8 +94,43 @@ class InsertionSearch:
 
     @property
     def converged(self) -> bool:
-        """Whether a whole sweep moved no vertex to a cheaper place."""
-        return len(self._order) < 2 or self._since_gain > len(self._order)
+        """Whether a whole sweep moved no vertex to a cheaper place (and, with
+        kicks, there is nothing left to do: too few vertices to kick)."""
+        n = len(self._order)
+        if self._kicking and n > 2 * KICK_SIZE:
+            return False
+        return n < 2 or self._since_gain > n
+
+    def _kick(self, deadline: float | None) -> int | None:
+        """Ruin and recreate: ``KICK_SIZE`` consecutive vertices of the order
+        are put back at random places, then each is moved to its cheapest
+        place; returns the cost of the order left in ``_out`` (``None`` past
+        the deadline). Several vertices moved at once can leave a basin that
+        single best insertions, each never worse, cannot."""
+        rng, n = self._rng, len(self._order)
+        order = self._order.tolist()
+        at = rng.randrange(n - KICK_SIZE + 1)
+        block = order[at : at + KICK_SIZE]
+        rest = order[:at] + order[at + KICK_SIZE :]
+        for v in block:
+            rest.insert(rng.randrange(len(rest) + 1), v)
+        steps = self.core.order_costs(rest, deadline=deadline)
+        if steps is None:
+            return None
+        cur = np.ascontiguousarray(np.asarray(rest, dtype=np.intc))
+        cur_steps = np.ascontiguousarray(np.asarray(steps, dtype=np.int64))
+        out, out_steps = np.empty_like(cur), np.empty_like(cur_steps)
+        cost = None
+        for v in block:
+            cost = self.core.best_insertion(
+                cur, cur_steps, v, out, out_steps, deadline=deadline
+            )
+            if cost is None:
+                return None
+            cur, out = out, cur
+            cur_steps, out_steps = out_steps, cur_steps
+        self._out, self._out_steps = cur, cur_steps
+        return cost
 
     def offer(self, order: Sequence[int], cost: int) -> None:
         """Continues from ``order`` (true cost ``cost``) if it is cheaper.
@@ -96,9 +152,24 @@ class InsertionSearch:
             self._order = np.ascontiguousarray(np.asarray(self._pending, dtype=np.intc))
             self._steps = self._priced(self._order)
             self._pending = None
-        for _ in range(num_tries):
+        done = 0
+        while done < num_tries:
             if self.converged:
                 break
+            if self._since_gain > len(self._order):  # a sweep found nothing
+                cost = self._kick(deadline)
+                if cost is None:
+                    break
+                done += KICK_SIZE + 1  # a pricing pass and the insertions
+                self.kicks += 1
+                if cost <= self.cost:
+                    if cost < self.cost:
+                        gained, self._since_gain = True, 0
+                    self.cost = cost
+                    self._order, self._out = self._out, self._order
+                    self._steps, self._out_steps = self._out_steps, self._steps
+                continue
+            done += 1
             if not self._sweep:
                 self._sweep = self._order.tolist()
                 self._rng.shuffle(self._sweep)

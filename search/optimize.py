@@ -33,8 +33,9 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   annealing saves little (:data:`INSERT_STALL`), best insertions
   (``search.insertion``: one vertex of the best order moved to its cheapest
   place), about as much elimination work a cycle as :data:`INSERT_WORK` annealing
-  chunks, until a whole sweep finds nothing, the three exchanging their best
-  orders;
+  chunks, until a whole sweep finds nothing (from :data:`KICK_MIN`
+  intermediates on, kicks then go on in that share: ruin and recreate of a
+  few consecutive vertices), the three exchanging their best orders;
 * ``policy`` — the learned constructive policy (``search.policy``, the shipped
   ``search/models/policy.msgpack`` or ``policy=``) on graphs of at least
   :data:`POLICY_MIN` intermediates and budgets of at least
@@ -143,6 +144,12 @@ INSERT_MAX = 5000
 INSERT_STALL = 30
 INSERT_RATE = 0.002
 INSERT_WORK = 8.0
+#: From this many intermediates on, insertions that have converged go on with
+#: kicks (``search.insertion``: a run of consecutive vertices put back at
+#: random places, each then moved to its cheapest place) in the same share of
+#: the work. Smaller graphs have exact windows, and the scalar tasks (at most
+#: 212 intermediates) keep their schedule.
+KICK_MIN = 300
 MCTS_FIRST_CYCLE = 40
 MCTS_EVERY = 40
 MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
@@ -357,6 +364,7 @@ def optimize(
         "exact_dp_steps": 0,
         "windows": 0,
         "insertions": 0,
+        "kicks": 0,
         "mcts_episodes": 0,
     }
 
@@ -469,7 +477,9 @@ def optimize(
         if model is not None and WINDOW_MIN <= n <= WINDOW_MAX:
             window = WindowSearch(model, inits[0], width=WINDOW_WIDTH)
         if isinstance(core, ScalarCore) and INSERT_MIN <= n <= INSERT_MAX:
-            insertion = InsertionSearch(core, inits[0], ranked[0][1][1], seed=seed)
+            insertion = InsertionSearch(
+                core, inits[0], ranked[0][1][1], seed=seed, kicks=n >= KICK_MIN
+            )
     run_mcts = None
     if n and "mcts" in chosen:
         try:
@@ -579,6 +589,7 @@ def optimize(
                 gained = insertion.step(tries, deadline=_core_clock(limit_time()))
                 work["chunks"] += 1
                 work["insertions"] = insertion.tries
+                work["kicks"] = insertion.kicks
                 if gained and insertion.cost < best.cost:
                     improved(insertion.order, insertion.cost, "local:insert", insertion)
         alone = exact is None and local is None and dp is None and groups is None
