@@ -112,6 +112,20 @@ def worth_storing_shared(
 #: 2.35x / 1.67x with it, 1.71x / 0.94x without).
 STORE_EXPENSIVE_MIN = 64
 
+#: ... and once that barrier is open in a fused block, every expensive value it may
+#: store (``worth_storing``) is stored, also those only one element reads (the
+#: all-or-none rule above otherwise covers only values read at least twice). Left
+#: in the block's assembly loop, such a value is evaluated inside XLA CPU's
+#: concatenation loops (one per stacked row, a scalar store per element and
+#: example); stored, in a loop of its own over the batch. Chosen on
+#: double_pendulum (float64 at batch 256 / 2048: 22.1 / 111.9 -> 19.5 / 100.3 µs,
+#: float32 17.5 / 86.8 -> 13.6 / 76.5 µs, interleaved medians, load 1.7-2.1;
+#: 19 -> 16 sines, cosines and divisions in its compiled kernel) and checked on
+#: the only vector tasks whose kernels it changes: RobotArm_6DOF/vec,
+#: RoeFlux_1d/vec and BlackScholes_Jacobian/vec equal or faster, except
+#: BlackScholes/vec at 2048 in float64 (110-116 -> 120-121 µs in two runs).
+FUSED_STORE_MIN_FANOUT = 1
+
 
 def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
     """``policy(contracted size, multiplications) -> use dot_general`` for a batch.
@@ -194,6 +208,7 @@ def batch_aware(
             out = evaluate_once(
                 batched,
                 *arrays,
+                min_fanout=FUSED_STORE_MIN_FANOUT if fused_outputs else 2,
                 store=lambda aval: worth_storing(aval.shape, size),
                 shared=shared,
                 expensive=expensive,

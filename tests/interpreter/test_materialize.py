@@ -16,7 +16,11 @@ import pytest
 import graphs
 import interpreter
 from interpreter import batching, materialize
-from interpreter.counting import _sub_jaxprs, count_multiplications
+from interpreter.counting import (
+    _sub_jaxprs,
+    count_multiplications,
+    kernel_multiplications,
+)
 from interpreter.materialize import evaluate_once
 from tests.interpreter.helpers import assert_trees_close, diff_argnums
 
@@ -305,3 +309,46 @@ def test_small_trigonometric_blocks_keep_no_barrier_rate_tables_do():
         batch = jnp.asarray(np.tile(x, (8, 1)))
         assert bool(_conds(jax.make_jaxpr(jax.vmap(kernel))(batch))) is barrier
         assert_trees_close(jax.vmap(kernel)(batch), jax.vmap(jax.jacfwd(fn))(batch))
+
+
+def _stored_in_kernel(closed) -> list[str]:
+    """Primitive names of the values passed through every conditional of a kernel."""
+    inner, _ = _enclosing(closed)
+    producers = {v: e.primitive.name for e in inner.eqns for v in e.outvars}
+    conds = [e for e in inner.eqns if e.primitive.name == "cond"]
+    return sorted(producers[v] for c in conds for v in c.invars[1:])
+
+
+def test_an_open_barrier_in_a_fused_block_also_stores_values_one_element_reads(
+    monkeypatch,
+):
+    def rates(u):
+        k = jnp.exp(-1.5 / u[3])  # read by every element: opens the barrier
+        s = jnp.sin(u[2])  # its partial, cos(u[2]), is read by one element only
+        return jnp.stack([k * u[0] * u[1], k * u[1] * u[2], k * u[2] * u[0] + s, k])
+
+    x = np.array([1.0, 0.6, 0.3, 1.4])
+    graph = graphs.trace(rates, x)
+    batch = jnp.asarray(x[None] * (1.0 + 1e-3 * np.arange(8))[:, None])
+
+    def kernel_jaxpr():
+        _fresh_traces()
+        return jax.make_jaxpr(jax.vmap(interpreter.jacobian(graph, "reverse")))(batch)
+
+    stored = kernel_jaxpr()
+    assert "cos" in _stored_in_kernel(stored) and "exp" in _stored_in_kernel(stored)
+    monkeypatch.setattr(batching, "FUSED_STORE_MIN_FANOUT", 2)
+    before = kernel_jaxpr()
+    assert "cos" not in _stored_in_kernel(before) and "exp" in _stored_in_kernel(before)
+    monkeypatch.setattr(batching, "STORE_SHARED_MIN_BATCH", 10**9)
+    plain = kernel_jaxpr()
+    monkeypatch.undo()
+    _fresh_traces()
+    # The accumulation after the conditionals performs the plain kernel's products.
+    inner, at = _enclosing(stored)
+    first = count_multiplications(_Eqns(inner.eqns[:at]))
+    assert count_multiplications(stored) - first == count_multiplications(plain)
+    plan = interpreter.make_plan(graph, "reverse")
+    assert kernel_multiplications(plan) == graphs.cost(graph, "reverse").multiplications
+    got = jax.jit(jax.vmap(interpreter.jacobian(graph, "reverse")))(batch)
+    assert_trees_close(got, jax.vmap(jax.jacfwd(rates))(batch))
