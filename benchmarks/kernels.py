@@ -344,7 +344,8 @@ def report(rows: Sequence[Row], *, min_time: float, load_start: float) -> str:
         f"jax {jax.__version__} ({jax.default_backend()}), {dtypes}.",
         "",
         "Each entry is the median time per call of `jax.jit(jax.vmap(J))` on a batch "
-        f"(samples of at least 0.2 ms, at least {min_time:.2f} s per function, after "
+        "(every function the same number of calls per sample, about 0.2 ms of the "
+        f"fastest one's; at least {min_time:.2f} s per function, after "
         "warm-up, `block_until_ready`); all four (ccelim, jacfwd, jacrev, floor) run "
         "in one process on the same inputs, their samples interleaved round by round. "
         "Tasks named `<task>/vec` are the vector forms (`graphs/tasks/vector.py`: one "

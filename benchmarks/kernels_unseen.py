@@ -8,7 +8,8 @@ written after that layout choice was fixed, to check that it generalises (two
 later fixes looked at two of them: robertson's HLO showed the transpose that
 ``jnp.stack`` adds under ``jax.vmap``, commit 18e06e4, and scara_pose's shared
 sines were among the values that set ``interpreter.batching.STORE_EXPENSIVE_MIN``,
-commit 20f5e8d). For each, the
+commit 20f5e8d; and double_pendulum, one of the first four, chose
+``interpreter.batching.FUSED_STORE_MIN_FANOUT``, commit 8fc0639). For each, the
 kernel of ``interpreter.jacobian(graph, search.optimize(graph, time_budget_s=5)
 .order)`` is timed against ``jax.jacfwd``/``jax.jacrev`` under
 ``jax.jit(jax.vmap(·))`` at batch 256 and 2048 (interleaved medians, one
@@ -239,7 +240,8 @@ def main(argv=None) -> None:
             "ccelim: `interpreter.jacobian(graph, search.optimize(graph, "
             "time_budget_s=5).order)`, no fallback. fastest: `interpreter.fastest` "
             "tuned at that batch size (may return plain JAX). Speed-up = "
-            "min(jacfwd, jacrev) / time; medians of interleaved samples.",
+            "min(jacfwd, jacrev) / time; medians of interleaved samples, the same "
+            "number of calls per sample for every function.",
             "",
             header,
             *rows,
