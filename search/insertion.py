@@ -162,12 +162,7 @@ class InsertionSearch:
                     break
                 done += KICK_SIZE + 1  # a pricing pass and the insertions
                 self.kicks += 1
-                if cost <= self.cost:
-                    if cost < self.cost:
-                        gained, self._since_gain = True, 0
-                    self.cost = cost
-                    self._order, self._out = self._out, self._order
-                    self._steps, self._out_steps = self._out_steps, self._steps
+                gained |= self._accept(cost)
                 continue
             done += 1
             if not self._sweep:
@@ -187,10 +182,18 @@ class InsertionSearch:
             self._sweep.pop()
             self.tries += 1
             self._since_gain += 1
-            if cost <= self.cost:
-                if cost < self.cost:
-                    gained, self._since_gain = True, 0
-                self.cost = cost
-                self._order, self._out = self._out, self._order
-                self._steps, self._out_steps = self._out_steps, self._steps
+            gained |= self._accept(cost)
         return gained
+
+    def _accept(self, cost: int) -> bool:
+        """Keeps the candidate in ``_out`` if it costs no more (equal cost
+        moves on along the plateau); returns whether it is cheaper."""
+        if cost > self.cost:
+            return False
+        cheaper = cost < self.cost
+        if cheaper:
+            self._since_gain = 0
+        self.cost = cost
+        self._order, self._out = self._out, self._order
+        self._steps, self._out_steps = self._out_steps, self._steps
+        return cheaper
