@@ -153,6 +153,25 @@ STACK_GROUP: int | None = 8
 FUSED_BLOCK_MAX_ELEMENTS = 64
 
 
+def check_stack_group(group: Any) -> int | None:
+    """``group`` if it is a valid ``stack_group`` (``None`` or an int >= 2).
+
+    Raises:
+      ValueError: otherwise (a group of 1 would never shrink a level of the
+        stacking tree).
+    """
+    if group is None or (
+        isinstance(group, (int, np.integer))
+        and not isinstance(group, bool)
+        and group >= 2
+    ):
+        return None if group is None else int(group)
+    raise ValueError(
+        f"stack_group must be None (stack each split block at once) or an integer "
+        f">= 2 (a tree of stacks of that many pieces), got {group!r}"
+    )
+
+
 def block_group(shape: tuple[int, ...], group: int | None) -> int | None:
     """The stack group for a split block of ``shape`` (one example's), or ``None``."""
     if group is None or math.prod(shape) > FUSED_BLOCK_MAX_ELEMENTS:

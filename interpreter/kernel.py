@@ -24,6 +24,7 @@ from interpreter.eliminate import (
     STACK_GROUP,
     accumulate_blocks,
     accumulate_structured,
+    check_stack_group,
     fuses_blocks,
     partial_cores,
 )
@@ -119,6 +120,7 @@ def flat_blocks(
     plan: Plan, *, stack_group: int | None = STACK_GROUP
 ) -> Callable[..., tuple[jax.Array, ...]]:
     """Flat leaves (``plan.leaves`` order) -> every dense block, batch-aware."""
+    stack_group = check_stack_group(stack_group)
     vertices = [spec.vertex for spec in plan.leaves]
 
     def body(*flat):
@@ -215,9 +217,10 @@ def jacobian(
       stack_group: how a block of an input or output split into elements
         (``graphs.elements``) is stacked: all at once (``None``) or, for blocks
         of at most ``interpreter.eliminate.FUSED_BLOCK_MAX_ELEMENTS`` elements,
-        as a tree of stacks of this many (the default, ``STACK_GROUP``: one fused
-        loop per block, with the values its elements share stored under
-        ``jax.vmap``); same values and multiplications, different XLA fusion.
+        as a tree of stacks of this many, at least 2 (the default,
+        ``STACK_GROUP``: one fused loop per block, with the values its elements
+        share stored under ``jax.vmap``); same values and multiplications,
+        different XLA fusion.
 
     Returns:
       A ``jax.jit``-ed function; it composes with ``jax.vmap`` and ``jax.jit``
@@ -226,6 +229,7 @@ def jacobian(
     Raises:
       GraphError: for a structure-only graph, an invalid order, or (on call)
         arguments of the wrong count, structure, shape or dtype.
+      ValueError: for a ``stack_group`` that is neither ``None`` nor an int >= 2.
 
     Example:
       >>> g = graphs.trace(lambda x: jnp.sin(x) * x, jnp.ones(3))

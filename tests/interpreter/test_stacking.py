@@ -137,3 +137,22 @@ def test_grouped_kernels_match_jacfwd_with_the_cost_models_multiplications(n, or
         k = interpreter.jacobian(graph, order, stack_group=stack_group)
         np.testing.assert_allclose(jax.jit(jax.vmap(k))(batch), want, rtol=1e-12)
         np.testing.assert_allclose(k(x), jax.jacfwd(f)(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [1, 0, -8, True, 2.5, "8"])
+def test_a_stack_group_below_2_or_not_an_int_is_refused_at_once(bad):
+    # A group of 1 never shrinks a level of the stacking tree: before this check
+    # interpreter.jacobian(..., stack_group=1) traced forever.
+    f, x = _ring(11)
+    graph = graphs.trace(f, x)
+    with pytest.raises(ValueError, match="stack_group must be None .* >= 2"):
+        interpreter.jacobian(graph, "reverse", stack_group=bad)
+    with pytest.raises(ValueError, match="stack_group must be None"):
+        interpreter.export(graph, "reverse", stack_group=bad)
+
+
+def test_the_smallest_stack_group_matches_jacfwd():
+    jax.config.update("jax_enable_x64", True)
+    f, x = _ring(11)
+    k = interpreter.jacobian(graphs.trace(f, x), "reverse", stack_group=np.int64(2))
+    np.testing.assert_allclose(k(x), jax.jacfwd(f)(x), rtol=1e-12)
