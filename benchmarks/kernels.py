@@ -49,6 +49,7 @@ import graphs  # noqa: E402
 import interpreter  # noqa: E402
 from graphs import tasks as task_registry  # noqa: E402
 from graphs.tasks import TASKS, VECTOR_TASKS  # noqa: E402
+from interpreter.autotune import calls_per_sample  # noqa: E402
 
 DEFAULT_BATCHES = (1, 16, 256, 2048)
 RESULTS = Path(__file__).resolve().parent / "results" / "kernels.md"
@@ -167,35 +168,20 @@ def time_all(
 
     Interleaving makes a busy machine slow every function alike instead of
     whichever happened to run during a spike. Every function makes the same number
-    of calls per sample (about 0.2 ms of the fastest one's, at most about 2 ms of
-    the slowest one's, from the best of three probes once all are warm): a sample
-    ends with one ``block_until_ready``, whose latency weighs more per call with
-    fewer calls (a 7 µs kernel: 11.0 µs per call at 1 call per sample, 8.2 at 5,
-    7.4 at 25), and one probe right after compiling gave two identical kernels 8
-    and 23 calls per sample, the first timed 1.3x slower than the second.
+    of calls per sample (``interpreter.autotune.calls_per_sample``, which says why).
     """
-    for fn, _ in compiled.values():
-        jax.block_until_ready(fn(*args))
-        jax.block_until_ready(fn(*args))
-    best = dict.fromkeys(compiled, float("inf"))
-    for _ in range(3):
-        for name, (fn, _) in compiled.items():
-            start = time.perf_counter()
-            jax.block_until_ready(fn(*args))
-            best[name] = min(best[name], time.perf_counter() - start)
-    # At most ~2 ms per sample of the slowest, where one sync no longer matters.
-    calls = min(2e-4 / min(best.values()), 2e-3 / max(best.values()))
-    per_sample = dict.fromkeys(compiled, max(1, int(calls)))
+    fns = {name: fn for name, (fn, _) in compiled.items()}
+    calls = calls_per_sample(fns, args)
     samples: dict[str, list[float]] = {name: [] for name in compiled}
     total = 0.0
-    while total < min_time * len(compiled) or len(samples[name]) < 15:
+    while total < min_time * len(compiled) or min(map(len, samples.values())) < 15:
         for name, (fn, _) in compiled.items():
             start = time.perf_counter()
-            for _ in range(per_sample[name]):
+            for _ in range(calls):
                 result = fn(*args)
             jax.block_until_ready(result)
             elapsed = time.perf_counter() - start
-            samples[name].append(elapsed / per_sample[name])
+            samples[name].append(elapsed / calls)
             total += elapsed
         if len(samples[name]) >= 3000:
             break
@@ -203,7 +189,7 @@ def time_all(
         name: Timing(
             statistics.median(samples[name]),
             compiled[name][1],
-            len(samples[name]) * per_sample[name],
+            len(samples[name]) * calls,
         )
         for name in compiled
     }

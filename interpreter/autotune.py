@@ -187,15 +187,15 @@ def _batched(args: Sequence[Any], batch: int) -> tuple[Any, ...]:
     return tuple(jax.tree_util.tree_map(tile, a) for a in args)
 
 
-def _measure(
-    fns: Mapping[str, Callable[..., Any]], args: Sequence[Any], *, min_time: float
-) -> dict[str, float]:
-    """Median seconds per call, the functions' samples interleaved round by round.
+def calls_per_sample(fns: Mapping[str, Callable[..., Any]], args: Sequence[Any]) -> int:
+    """The calls per timed sample for all of ``fns`` alike, once all are warm.
 
-    Every function makes the same number of calls per sample, set after all are
-    warm (best of three probes): a sample ends with one ``block_until_ready``,
-    whose latency weighs more per call on a function with fewer calls per sample
-    (``benchmarks/kernels.py``'s ``time_all``, the same loop, says by how much).
+    About 0.2 ms of the fastest function's calls, at most about 2 ms of the
+    slowest's (best of three probes each). One count for all: a sample ends with
+    one ``block_until_ready``, whose latency weighs more per call with fewer calls
+    (a 7 µs kernel: 11.0 µs per call at 1 call per sample, 8.2 at 5, 7.4 at 25),
+    and one probe per function right after compiling gave two identical kernels
+    8 and 23 calls per sample, the first timed 1.3x slower than the second.
     """
     for fn in fns.values():
         jax.block_until_ready(fn(*args))
@@ -207,7 +207,15 @@ def _measure(
             jax.block_until_ready(fn(*args))
             best[name] = min(best[name], time.perf_counter() - start)
     calls = min(2e-4 / max(min(best.values()), 1e-7), 2e-3 / max(best.values()))
-    reps = dict.fromkeys(fns, max(1, int(calls)))
+    return max(1, int(calls))
+
+
+def _measure(
+    fns: Mapping[str, Callable[..., Any]], args: Sequence[Any], *, min_time: float
+) -> dict[str, float]:
+    """Median seconds per call, the functions' samples interleaved round by round,
+    every function making :func:`calls_per_sample` calls per sample."""
+    reps = dict.fromkeys(fns, calls_per_sample(fns, args))
     samples: dict[str, list[float]] = {name: [] for name in fns}
     deadline = time.perf_counter() + min_time * len(fns)
     while time.perf_counter() < deadline or min(map(len, samples.values())) < 7:
