@@ -17,9 +17,10 @@
  * with c0[k] the cost of R[k] after R[:k], cu[j] that of u after R[:j], and
  * c1[k] that of R[k] after R[:k] and u; the graph after a set does not depend
  * on the order within it.  Eliminating u changes only its neighbours, so
- * c1[k] = c0[k] unless R[k] is adjacent to u after R[:k]; then u is eliminated
- * on the graph, R[k] priced, and u taken back.  Once u has no neighbour that
- * may be eliminated, nothing changes u or is changed by it any more: the pass
+ * c1[k] = c0[k] unless R[k] is adjacent to u after R[:k]; then c1[k] is read
+ * off the sets (cc_cost_after: as if u were eliminated).  Once u has no
+ * neighbour that may be eliminated, nothing changes u or is changed by it any
+ * more: the pass
  * stops, cu stays, and c0 = c1 = the step's cost in order (whose step sees
  * the same set, u in it or not).  Ties go to the earliest place.  Returns -1
  * if the deadline (cc_now() seconds; <= 0: none) passed. */
@@ -47,14 +48,7 @@ i64 cc_best_insertion(Graph *g, const int *order, const i64 *steps, int len, int
         cu[k] = cc_cost(g, u);
         c1[k] = cc_cost(g, w);
         int event = cc_adjacent(g, u, w);
-        if (event) {
-            i64 mark = g->loglen;
-            g->logging = 1;
-            cc_eliminate(g, u);
-            c1[k] = cc_cost(g, w);
-            cc_undo(g, mark);
-            g->logging = 0;
-        }
+        if (event) c1[k] = cc_cost_after(g, w, u);
         c0[k] = cc_eliminate(g, w);
         if (event) { /* u's neighbours changed: any left to eliminate? */
             int left = 0;
@@ -100,4 +94,111 @@ i64 cc_best_insertion(Graph *g, const int *order, const i64 *steps, int len, int
     g->logging = saved;
     free(rest); free(c0); free(c1); free(cu);
     return result;
+}
+
+/* For every vertex u of order[0:len] (all the intermediates), its cheapest
+ * place at or before its own, all priced in one elimination pass over order.
+ * Writes the per-step costs of order to steps, and for each k, with
+ * u = order[k], the place to[k] <= k to move u to (k: none cheaper) and the
+ * multiplications it saves, gain[k] >= 0; returns the order's
+ * multiplications, or -1 if the deadline (cc_now() seconds; <= 0: none)
+ * passed.  The graph is reset first and left eliminated.
+ *
+ * Moving u from a to j <= a changes only the steps j..a: with S_k the set
+ * order[:k] and cu(j) the cost of u after S_j, the order costs
+ *   total - steps[a] + cu(j) + sum_{j<=k<a} (c1_u[k] - steps[k]),
+ * c1_u[k] the cost of order[k] after S_k and u.  The pass's graph is the one
+ * after S_k, which holds u for every k < a, so c1_u[k] is read off the sets
+ * (cc_cost_after); it differs from steps[k] only where order[k] is adjacent
+ * to u (an event), and cu changes only then.
+ * So each u keeps E_u = sum of (c1_u - steps) so far and the least
+ * cu(j) - E_u(j) with its place, updated at its events only: one pass prices
+ * the earlier places of all n vertices, at one cc_cost_after per event.
+ * Where no earlier place is cheaper, to[k] = k; ties among the cheaper places
+ * go to the earliest. */
+i64 cc_earlier_moves(Graph *g, const int *order, int len, i64 *steps, int *to,
+                     i64 *gain, double deadline) {
+    int n = g->n;
+    i64 *acc = cc_xmalloc(sizeof(i64) * (n ? n : 1)); /* E_u, by vertex */
+    i64 *low = cc_xmalloc(sizeof(i64) * (n ? n : 1)); /* least cu - E_u */
+    int *place = cc_xmalloc(sizeof(int) * (n ? n : 1));
+    int *near = cc_xmalloc(sizeof(int) * (n ? n : 1));
+    cc_reset(g);
+    int saved = g->logging;
+    g->logging = 0;
+    for (int k = 0; k < len; k++) {
+        int u = order[k];
+        acc[u] = 0;
+        low[u] = cc_cost(g, u);
+        place[u] = 0;
+    }
+    i64 total = 0;
+    for (int k = 0; k < len; k++) {
+        if (deadline > 0 && (k & 255) == 255 && cc_now() > deadline) {
+            total = -1;
+            break;
+        }
+        int w = order[k];
+        i64 c0 = cc_cost(g, w);
+        /* u's own place: cu(k) = c0 */
+        i64 here = c0 - acc[w];
+        if (low[w] < here) {
+            to[k] = place[w];
+            gain[k] = here - low[w];
+        } else {
+            to[k] = k;
+            gain[k] = 0;
+        }
+        int m = 0;
+        const Set *sets[2] = {&g->pred[w], &g->succ[w]};
+        for (int t = 0; t < 2; t++)
+            for (int e = 0; e < sets[t]->n; e++) {
+                int x = sets[t]->e[e] >> 1;
+                if (g->elim[x] && !g->gone[x]) near[m++] = x;
+            }
+        for (int i = 0; i < m; i++) acc[near[i]] += cc_cost_after(g, w, near[i]) - c0;
+        steps[k] = cc_eliminate(g, w);
+        total += steps[k];
+        for (int i = 0; i < m; i++) {
+            int u = near[i];
+            i64 v = cc_cost(g, u) - acc[u];
+            if (v < low[u]) {
+                low[u] = v;
+                place[u] = k + 1;
+            }
+        }
+    }
+    g->logging = saved;
+    free(acc); free(low); free(place); free(near);
+    return total;
+}
+
+/* Applies the cheapest set of the moves of cc_earlier_moves whose spans
+ * [to[k], k] are disjoint (their savings then add up exactly: a move changes
+ * only the steps in its span), chosen by weighted interval scheduling; writes
+ * the new order to out and returns the multiplications saved. */
+i64 cc_apply_earlier(const int *order, int len, const int *to, const i64 *gain,
+                     int *out) {
+    /* best[k + 1]: the most saved by moves whose spans end before k + 1 */
+    i64 *best = cc_xmalloc(sizeof(i64) * (len + 1));
+    best[0] = 0;
+    for (int k = 0; k < len; k++) {
+        best[k + 1] = best[k];
+        if (gain[k] > 0 && best[to[k]] + gain[k] > best[k + 1])
+            best[k + 1] = best[to[k]] + gain[k];
+    }
+    i64 saved = best[len];
+    memcpy(out, order, sizeof(int) * len);
+    for (int k = len; k > 0;) { /* walk the chosen spans back */
+        if (best[k] == best[k - 1]) {
+            k--;
+            continue;
+        }
+        int a = k - 1, j = to[a], u = order[a];
+        memmove(out + j + 1, order + j, sizeof(int) * (a - j));
+        out[j] = u;
+        k = j;
+    }
+    free(best);
+    return saved;
 }

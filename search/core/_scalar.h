@@ -63,6 +63,7 @@ void cc_reset_to(Graph *g, int full);
 int cc_next_gen(Graph *g);
 i64 cc_cost(const Graph *g, int v);
 i64 cc_fill(Graph *g, int v);
+i64 cc_cost_after(const Graph *g, int w, int u);
 int cc_adjacent(const Graph *g, int u, int v);
 i64 cc_eliminate(Graph *g, int v);
 void cc_undo(Graph *g, i64 mark);

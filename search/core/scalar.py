@@ -127,6 +127,12 @@ class ScalarCore:
     def cost(self, v: int) -> int:
         return self._lib.cc_cost(self._handle, v)
 
+    def cost_after(self, w: int, u: int) -> int:
+        """Multiplications of eliminating ``w`` once ``u`` is eliminated first,
+        read off the sets of both without eliminating ``u`` (``cc_cost_after``);
+        ``w`` and ``u`` are intermediates not eliminated yet."""
+        return self._lib.cc_cost_after(self._handle, w, u)
+
     def fill(self, v: int) -> int:
         return self._lib.cc_fill(self._handle, v)
 
@@ -220,6 +226,55 @@ class ScalarCore:
             deadline or 0.0,
         )
         return None if cost < 0 else cost
+
+    def earlier_moves(
+        self,
+        order: np.ndarray,
+        steps: np.ndarray,
+        out: np.ndarray,
+        *,
+        deadline: float | None = None,
+    ) -> tuple[int, int] | None:
+        """Moves vertices of ``order`` to cheaper places earlier, many at once.
+
+        One elimination pass prices, for every vertex, its cheapest place at or
+        before its own (``cc_earlier_moves`` in ``_insertion.c``); then the
+        moves whose spans are disjoint and together save most are made
+        (``cc_apply_earlier``: their savings add up exactly). The state is left
+        eliminated.
+
+        Args:
+          order: an order of all intermediates, [n] intc.
+          steps: [n] int64, receives the per-step multiplications of ``order``.
+          out: [n] intc, receives the order with the moves made.
+          deadline: on :func:`now`'s clock; ``None``: none.
+
+        Returns:
+          ``(cost of order, multiplications saved)``: ``out`` costs their
+          difference; ``None`` past the deadline.
+        """
+        n = len(order)
+        to = np.empty(n, dtype=np.intc)
+        gain = np.empty(n, dtype=np.int64)
+        total = self._lib.cc_earlier_moves(
+            self._handle,
+            _ptr(order, ctypes.c_int),
+            n,
+            _ptr(steps, ctypes.c_longlong),
+            _ptr(to, ctypes.c_int),
+            _ptr(gain, ctypes.c_longlong),
+            deadline or 0.0,
+        )
+        if total < 0:
+            return None
+        saved = self._lib.cc_apply_earlier(
+            _ptr(order, ctypes.c_int),
+            n,
+            _ptr(to, ctypes.c_int),
+            _ptr(gain, ctypes.c_longlong),
+            _ptr(out, ctypes.c_int),
+        )
+        return int(total), int(saved)
 
     def seconds_to_price(self, multiplications: int) -> float:
         """About how long eliminating an order of ``multiplications`` takes

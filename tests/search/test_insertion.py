@@ -1,5 +1,6 @@
 """search.insertion: a vertex moved to its cheapest place, all places priced at once."""
 
+import ctypes
 import random
 
 import numpy as np
@@ -136,8 +137,115 @@ def test_optimize_with_kicks_is_a_function_of_the_seed_with_max_chunks():
         optimize(graph, time_budget_s=60, seed=0, methods=("local",), max_chunks=300)
         for _ in range(2)
     ]
-    assert runs[0].work["kicks"] > 0
+    assert runs[0].work["kicks"] > 0 and runs[0].work["insert_passes"] > 0
     assert runs[0].order == runs[1].order and runs[0].work == runs[1].work
     g = build(graph)
     positions = [g.ids.index(v) for v in runs[0].order]
     assert runs[0].cost == cost_of(g, positions).multiplications
+
+
+def test_cost_after_is_the_cost_once_the_other_vertex_is_eliminated():
+    # Read off the sets (cc_cost_after) == eliminate u, price w, take u back;
+    # on graphs with value-less edges, dense fill and outputs read on.
+    for seed in range(3):
+        for graph in (
+            random_graph(seed, num_inputs=5, num_nodes=45, valueless=0.3),
+            _dense_graph(seed, num_nodes=40),
+        ):
+            g = build(graph)
+            core = ScalarCore(g)
+            rng = random.Random(seed)
+            order = rng.sample(list(g.intermediates), len(g.intermediates))
+            checked = 0
+            for k in range(0, len(order), 5):  # states part-way along the order
+                core.reset()
+                for v in order[:k]:
+                    core.eliminate(v)
+                left = order[k:]
+                for w in left:
+                    for u in left:
+                        if u == w:
+                            continue
+                        mark = core.mark()
+                        core.eliminate(u)
+                        expected = core.cost(w)
+                        core.undo(mark)
+                        assert core.cost_after(w, u) == expected, (seed, k, w, u)
+                        checked += expected != core.cost(w)
+            assert checked > 20  # pairs where eliminating u changes w's cost
+
+
+def _earlier(core: ScalarCore, order: list[int]):
+    """cc_earlier_moves' raw output: (total, steps, to, gain)."""
+    n = len(order)
+    arr = np.array(order, dtype=np.intc)
+    steps = np.zeros(n, dtype=np.int64)
+    to = np.zeros(n, dtype=np.intc)
+    gain = np.zeros(n, dtype=np.int64)
+    total = core._lib.cc_earlier_moves(
+        core._handle,
+        arr.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        n,
+        steps.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        to.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        gain.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        0.0,
+    )
+    return total, steps.tolist(), to.tolist(), gain.tolist()
+
+
+def test_earlier_moves_are_every_vertexs_cheapest_earlier_place_by_graphs_cost():
+    for seed in range(3):
+        for graph in (
+            random_graph(
+                seed, num_inputs=5, num_nodes=36, num_outputs=4, valueless=0.2
+            ),
+            _dense_graph(seed, num_nodes=30),
+        ):
+            g = build(graph)
+            core = ScalarCore(g)
+            rng = random.Random(seed)
+            order = rng.sample(list(g.intermediates), len(g.intermediates))
+            ref = cost_of(g, order)
+            total, steps, to, gain = _earlier(core, order)
+            assert total == ref.multiplications
+            assert steps == [s.multiplications for s in ref.steps]
+            for a, u in enumerate(order):
+                rest = order[:a] + order[a + 1 :]
+                every = [
+                    cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
+                    for j in range(a + 1)
+                ]
+                # The earliest of the cheapest places; none cheaper: its own.
+                j = every.index(min(every)) if min(every) < total else a
+                assert (to[a], gain[a]) == (j, total - min(every)), (seed, a)
+            # The disjoint moves made at once save exactly what they say.
+            out = np.zeros(len(order), dtype=np.intc)
+            priced, saved = core.earlier_moves(
+                np.array(order, dtype=np.intc), np.zeros(len(order), np.int64), out
+            )
+            assert priced == total and saved >= max(gain)
+            assert sorted(out.tolist()) == sorted(order)
+            assert cost_of(g, out.tolist()).multiplications == total - saved
+
+
+def test_insertion_with_passes_never_gets_worse_and_is_a_function_of_the_seed():
+    for seed in range(4):
+        g = build(random_graph(seed, num_inputs=4, num_nodes=60, valueless=0.2))
+        core = ScalarCore(g)
+        start = list(g.intermediates)[::-1]  # reverse mode
+        runs = []
+        for _ in range(2):
+            search = InsertionSearch(
+                core, start, core.order_cost(start), seed=seed, passes=True
+            )
+            costs = [search.cost]
+            while not search.converged:
+                search.step(5)
+                costs.append(search.cost)
+            runs.append((search.order, costs))
+            assert search.passes > 0
+            assert costs == sorted(costs, reverse=True)
+            assert sorted(search.order) == sorted(g.intermediates)
+            assert cost_of(g, search.order).multiplications == search.cost
+        assert runs[0] == runs[1]
