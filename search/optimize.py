@@ -274,33 +274,42 @@ def _policy_order(g, core, weights, deadline, notes) -> tuple[list[int], int] | 
 
 
 def _prefix_orders(
-    g, core, mode_costs: dict[str, float | None], deadlines, notes
+    g, core, mode_costs: dict[str, float | None], floor: int, deadlines, notes
 ) -> list[tuple[str, tuple[list[int], int]]]:
     """``search.prefix`` orders with their costs: after reverse and forward mode
     (``mode_costs``: their costs, ``inf`` if known to cost more than the best
     baseline, ``None`` if not priced), the cheaper mode's first, the other's only
     if that mode costs at most :data:`PREFIX_OTHER_MODE` times as much; each by
-    its deadline of ``deadlines`` (those not done are noted)."""
-    found = []
+    its deadline of ``deadlines`` (those not done are noted). Each mode's hub
+    variant (``prefix_order(..., hub=True)``, whatever the mode costs: the hub
+    changes the sweep's price) is kept only where it is the cheapest start so
+    far, below ``floor`` too (more starts would change annealing's restarts)."""
+    found: list[tuple[str, tuple[list[int], int]]] = []
     fwd, rev = mode_costs["forward"], mode_costs["reverse"]
     modes = [("prefix_reverse", False, rev, fwd), ("prefix_forward", True, fwd, rev)]
     if fwd is not None and (rev is None or fwd < rev):
         modes.reverse()
+
+    def priced(order, deadline) -> int | None:
+        costs = core.order_costs(order, deadline=_core_clock(deadline))
+        return None if costs is None else int(sum(costs))
+
     for k, (name, transpose, mode, other) in enumerate(modes):
-        if k and mode is not None and other is not None:
-            if mode > PREFIX_OTHER_MODE * other:
-                continue
         deadline = deadlines[k]
-        order = prefix_order(g, transpose=transpose, deadline=deadline)
-        costs = None
-        if order is not None:
-            costs = core.order_costs(order, deadline=_core_clock(deadline))
-        if costs is None:
-            late = deadline is not None and time.perf_counter() > deadline
-            why = "past the deadline" if late else "too many reach bits"
-            notes.append(f"local: {name} skipped, {why}")
-            continue
-        found.append((name, (order, int(sum(costs)))))
+        dear = k and mode is not None and other is not None
+        if not (dear and mode > PREFIX_OTHER_MODE * other):
+            order = prefix_order(g, transpose=transpose, deadline=deadline)
+            cost = None if order is None else priced(order, deadline)
+            if cost is None:
+                late = deadline is not None and time.perf_counter() > deadline
+                why = "past the deadline" if late else "too many reach bits"
+                notes.append(f"local: {name} skipped, {why}")
+            else:
+                found.append((name, (order, cost)))
+        hub = prefix_order(g, transpose=transpose, deadline=deadline, hub=True)
+        cost = None if hub is None else priced(hub, deadline)
+        if cost is not None and cost < min([floor, *(c for _, (_, c) in found)]):
+            found.append((f"{name}_hub", (hub, cost)))
     return found
 
 
@@ -410,7 +419,8 @@ def optimize(
             )
             for mode in ("forward", "reverse")
         }
-        for name, (order, cost) in _prefix_orders(g, core, mode_costs, limits, notes):
+        prefixed = _prefix_orders(g, core, mode_costs, cost0, limits, notes)
+        for name, (order, cost) in prefixed:
             best.offer(order, cost, "local:prefix")
             ranked.append((name, (order, cost)))
         ranked.sort(key=lambda kv: kv[1][1])

@@ -6,7 +6,7 @@ from graphs.elimination import build, cost_of
 from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
 from graphs.random_programs import random_dag
 from search import optimize
-from search.prefix import grow_prefix, prefix_order
+from search.prefix import grow_prefix, hub_vertices, prefix_order
 from tests.search.searchgen import random_graph
 
 
@@ -99,3 +99,72 @@ def test_optimize_is_never_worse_than_the_prefix_orders():
         cost = cost_of(g, prefix_order(g, transpose=transpose)).multiplications
         assert result.cost <= cost
     assert result.cost < min(result.baselines.values())
+
+
+def _ladder(width: int, depth: int, num_inputs: int, num_outputs: int):
+    """Layers of ``width``, each vertex reading every vertex of the layer before;
+    the first layer splits the inputs between its vertices, every output reads
+    the whole last layer."""
+    xs = [f"x{i}" for i in range(num_inputs)]
+    layers = [[f"v{d}_{k}" for k in range(width)] for d in range(depth)]
+    edges = [(x, layers[0][i * width // num_inputs]) for i, x in enumerate(xs)]
+    for prev, lay in zip(layers, layers[1:]):
+        edges += [(p, v) for v in lay for p in prev]
+    ys = [f"y{j}" for j in range(num_outputs)]
+    edges += [(p, y) for y in ys for p in layers[-1]]
+    return _graph(xs, [v for lay in layers for v in lay], ys, edges)
+
+
+def test_hub_hand_solved_ladder():
+    # Width 2, six layers a..f, inputs x1-x3 -> a1 and x4-x6 -> a2, outputs
+    # y1-y3 read f1, f2. Forward: a 3·2 each, b..e 6·2 each, f 6·3 each = 144.
+    # Reverse: f..b 2·3 each, a 3·3 each = 78. The forward hub is {a1, a2}
+    # (2 < 6 inputs): b..e then 2·2 each, f 2·3 each, and a last 3·3 each = 62,
+    # the optimum (proven by exact search below).
+    g = build(_ladder(2, 6, 6, 3))
+    inter = list(g.intermediates)
+    assert cost_of(g, inter).multiplications == 144
+    assert cost_of(g, inter[::-1]).multiplications == 78
+    assert _ids(g, hub_vertices(g, transpose=True)) == ["v0_0", "v0_1"]
+    order = prefix_order(g, transpose=True, hub=True)
+    assert _ids(g, order)[-2:] == ["v0_0", "v0_1"]
+    assert cost_of(g, order).multiplications == 62
+    assert cost_of(g, prefix_order(g, transpose=True)).multiplications == 80
+    exact = optimize(g, time_budget_s=10, seed=0, methods=("exact",))
+    assert exact.optimal and exact.cost == 62
+
+
+def test_no_hub_where_it_is_not_narrower():
+    # The fan-out graph: one input, so {v} is no narrower than the input.
+    outs = ("y1", "y2", "y3")
+    edges = [("x", "v"), ("v", "a"), ("v", "b")]
+    edges += [(m, y) for m in "ab" for y in outs]
+    g = build(_graph(["x"], ["v", "a", "b"], outs, edges))
+    assert hub_vertices(g, transpose=True) is None
+    assert prefix_order(g, transpose=True, hub=True) is None
+    # Towards the outputs: a and b (2) are fewer than y1-y3.
+    assert sorted(_ids(g, hub_vertices(g))) == ["a", "b"]
+
+
+def test_hub_orders_are_permutations():
+    rng = random.Random(5)
+    for seed in range(40):
+        g = build(random_graph(seed, num_nodes=rng.randint(6, 40), valueless=0.3))
+        for transpose in (False, True):
+            order = prefix_order(g, transpose=transpose, hub=True)
+            if order is not None:
+                assert sorted(order) == sorted(g.intermediates)
+
+
+def test_optimize_starts_from_the_hub_order():
+    # Width 4, 25 layers, 32 inputs, 10 outputs: the forward hub (the first
+    # layer) beats both prefix orders and every baseline, although forward mode
+    # costs more than twice reverse mode (so no plain forward prefix is tried).
+    g = build(_ladder(4, 25, 32, 10))
+    hub = cost_of(g, prefix_order(g, transpose=True, hub=True)).multiplications
+    plain = [
+        cost_of(g, prefix_order(g, transpose=t)).multiplications for t in (False, True)
+    ]
+    assert (hub, plain) == (1952, [4160, 2880])
+    result = optimize(g, time_budget_s=30, seed=0, methods=("local",), max_chunks=1)
+    assert result.cost <= hub < min(result.baselines.values())
