@@ -1,5 +1,7 @@
-/* Best insertion on the scalar cost core (_scalar.c): one vertex moved to its
- * cheapest place in an order.  Plain C11. */
+/* Insertion moves on the scalar cost core (_scalar.c): one vertex moved to its
+ * cheapest place in an order (cc_best_insertion), and every vertex's cheapest
+ * earlier or nearby later place priced in one pass, the disjoint moves made at
+ * once (cc_earlier_moves, cc_later_moves).  Plain C11. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -198,6 +200,90 @@ i64 cc_apply_earlier(const int *order, int len, const int *to, const i64 *gain,
         memmove(out + j + 1, order + j, sizeof(int) * (a - j));
         out[j] = u;
         k = j;
+    }
+    free(best);
+    return saved;
+}
+
+/* For every vertex u = order[a], its cheapest place after its own within
+ * reach places, priced by a cursor: the graph is kept eliminated up to a, and
+ * the order after a is eliminated without u (logged) until u has no neighbour
+ * left that may be eliminated (nothing changes u or is changed by it from
+ * there on) or reach steps have passed; moving u to j > a costs
+ *   total - steps[a] + sum_{a<k<=j} (c0'[k] - steps[k]) + cu'(j),
+ * with c0'[k] the cost of order[k] without u eliminated and cu'(j) that of u
+ * after order[:j+1] without u.  Then that is taken back and u eliminated.
+ * steps: the order's per-step costs.  Writes to[a] >= a (a: none cheaper;
+ * ties among the cheaper places go to the earliest) and the multiplications
+ * saved, gain[a] >= 0; returns the eliminations made, or -1 past the
+ * deadline (cc_now() seconds; <= 0: none).  The graph is reset first and left
+ * eliminated.  A pass costs up to reach eliminations a vertex, where moving
+ * vertices earlier (cc_earlier_moves) costs about one. */
+i64 cc_later_moves(Graph *g, const int *order, const i64 *steps, int len, int reach,
+                   int *to, i64 *gain, double deadline) {
+    cc_reset(g);
+    int saved = g->logging;
+    i64 work = 0;
+    for (int a = 0; a < len; a++) {
+        if (deadline > 0 && (a & 63) == 63 && cc_now() > deadline) {
+            work = -1;
+            break;
+        }
+        int u = order[a];
+        g->loglen = 0;
+        g->logging = 1;
+        i64 run = 0, best = steps[a];
+        int at = a;
+        for (int k = a + 1; k < len && k - a <= reach; k++) {
+            run += cc_eliminate(g, order[k]) - steps[k];
+            work++;
+            i64 here = run + cc_cost(g, u);
+            if (here < best) {
+                best = here;
+                at = k;
+            }
+            int left = 0;
+            const Set *sets[2] = {&g->pred[u], &g->succ[u]};
+            for (int t = 0; t < 2 && !left; t++)
+                for (int e = 0; e < sets[t]->n && !left; e++) {
+                    int x = sets[t]->e[e] >> 1;
+                    left = g->elim[x] && !g->gone[x];
+                }
+            if (!left) break;
+        }
+        cc_undo(g, 0);
+        g->logging = 0;
+        cc_eliminate(g, u);
+        to[a] = at;
+        gain[a] = steps[a] - best;
+    }
+    g->loglen = 0;
+    g->logging = saved;
+    return work;
+}
+
+/* cc_apply_earlier for the moves of cc_later_moves: spans [k, to[k]]. */
+i64 cc_apply_later(const int *order, int len, const int *to, const i64 *gain,
+                   int *out) {
+    /* best[k]: the most saved by moves whose spans start at k or later */
+    i64 *best = cc_xmalloc(sizeof(i64) * (len + 1));
+    best[len] = 0;
+    for (int k = len - 1; k >= 0; k--) {
+        best[k] = best[k + 1];
+        if (gain[k] > 0 && best[to[k] + 1] + gain[k] > best[k])
+            best[k] = best[to[k] + 1] + gain[k];
+    }
+    i64 saved = best[0];
+    memcpy(out, order, sizeof(int) * len);
+    for (int k = 0; k < len;) {
+        if (best[k] == best[k + 1]) {
+            k++;
+            continue;
+        }
+        int j = to[k], u = order[k];
+        memmove(out + k, order + k + 1, sizeof(int) * (j - k));
+        out[j] = u;
+        k = j + 1;
     }
     free(best);
     return saved;

@@ -92,6 +92,11 @@ _SIGNATURES = {
         [_P, _INTS, ctypes.c_int, _I64S, _INTS, _I64S, ctypes.c_double],
     ),
     "cc_apply_earlier": (i64, [_INTS, ctypes.c_int, _INTS, _I64S, _INTS]),
+    "cc_later_moves": (
+        i64,
+        [_P, _INTS, _I64S, ctypes.c_int, ctypes.c_int, _INTS, _I64S, ctypes.c_double],
+    ),
+    "cc_apply_later": (i64, [_INTS, ctypes.c_int, _INTS, _I64S, _INTS]),
     "sa_free": (None, [_P]),
     "sa_step": (i64, [_P, i64]),
     "sa_offer": (None, [_P, _INTS, i64]),

@@ -276,6 +276,59 @@ class ScalarCore:
         )
         return int(total), int(saved)
 
+    def later_moves(
+        self,
+        order: np.ndarray,
+        steps: np.ndarray,
+        out: np.ndarray,
+        *,
+        reach: int,
+        deadline: float | None = None,
+    ) -> int | None:
+        """Moves vertices of ``order`` to cheaper places at most ``reach`` later.
+
+        Every vertex's places after its own are priced by eliminating the order
+        after it without it, until it has no neighbour left to eliminate or
+        ``reach`` steps have passed (``cc_later_moves``); then the moves whose
+        spans are disjoint and together save most are made
+        (``cc_apply_later``). The state is left eliminated.
+
+        Args:
+          order: an order of all intermediates, [n] intc.
+          steps: its per-step multiplications, [n] int64.
+          out: [n] intc, receives the order with the moves made.
+          reach: the farthest a vertex moves.
+          deadline: on :func:`now`'s clock; ``None``: none.
+
+        Returns:
+          The multiplications saved (``out`` costs that much less than
+          ``order``); ``None`` past the deadline.
+        """
+        n = len(order)
+        to = np.empty(n, dtype=np.intc)
+        gain = np.empty(n, dtype=np.int64)
+        work = self._lib.cc_later_moves(
+            self._handle,
+            _ptr(order, ctypes.c_int),
+            _ptr(steps, ctypes.c_longlong),
+            n,
+            reach,
+            _ptr(to, ctypes.c_int),
+            _ptr(gain, ctypes.c_longlong),
+            deadline or 0.0,
+        )
+        if work < 0:
+            return None
+        return int(
+            self._lib.cc_apply_later(
+                _ptr(order, ctypes.c_int),
+                n,
+                _ptr(to, ctypes.c_int),
+                _ptr(gain, ctypes.c_longlong),
+                _ptr(out, ctypes.c_int),
+            )
+        )
+
     def seconds_to_price(self, multiplications: int) -> float:
         """About how long eliminating an order of ``multiplications`` takes
         (the rate of the last big order eliminated, else 40 ns each)."""

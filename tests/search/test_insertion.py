@@ -249,3 +249,64 @@ def test_insertion_with_passes_never_gets_worse_and_is_a_function_of_the_seed():
             assert sorted(search.order) == sorted(g.intermediates)
             assert cost_of(g, search.order).multiplications == search.cost
         assert runs[0] == runs[1]
+
+
+def _later(core: ScalarCore, order: list[int], steps: list[int], reach: int):
+    """cc_later_moves' raw output: (to, gain)."""
+    n = len(order)
+    arr = np.array(order, dtype=np.intc)
+    steps_ = np.array(steps, dtype=np.int64)
+    to = np.zeros(n, dtype=np.intc)
+    gain = np.zeros(n, dtype=np.int64)
+    work = core._lib.cc_later_moves(
+        core._handle,
+        arr.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        steps_.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        n,
+        reach,
+        to.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        gain.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        0.0,
+    )
+    assert work > 0
+    return to.tolist(), gain.tolist()
+
+
+def test_later_moves_are_every_vertexs_cheapest_later_place_within_reach():
+    for seed in range(3):
+        for graph in (
+            random_graph(
+                seed, num_inputs=5, num_nodes=36, num_outputs=4, valueless=0.2
+            ),
+            _dense_graph(seed, num_nodes=30),
+        ):
+            g = build(graph)
+            core = ScalarCore(g)
+            rng = random.Random(seed)
+            order = rng.sample(list(g.intermediates), len(g.intermediates))
+            ref = cost_of(g, order)
+            total, steps = ref.multiplications, [s.multiplications for s in ref.steps]
+            for reach in (3, len(order)):
+                to, gain = _later(core, order, steps, reach)
+                for a, u in enumerate(order):
+                    rest = order[:a] + order[a + 1 :]
+                    places = range(a + 1, min(a + reach, len(order) - 1) + 1)
+                    every = [
+                        cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
+                        for j in places
+                    ]
+                    if not every or min(every) >= total:
+                        assert (to[a], gain[a]) == (a, 0), (seed, reach, a)
+                        continue
+                    j = places[every.index(min(every))]  # the earliest cheapest
+                    assert (to[a], gain[a]) == (j, total - min(every))
+                out = np.zeros(len(order), dtype=np.intc)
+                saved = core.later_moves(
+                    np.array(order, dtype=np.intc),
+                    np.array(steps, dtype=np.int64),
+                    out,
+                    reach=reach,
+                )
+                assert saved >= max(gain)
+                assert sorted(out.tolist()) == sorted(order)
+                assert cost_of(g, out.tolist()).multiplications == total - saved
