@@ -31,6 +31,7 @@ import numpy as np
 from jax.custom_batching import custom_vmap
 
 from graphs import algebra
+from interpreter.eliminate import ASSEMBLY_BATCH
 from interpreter.materialize import evaluate_once
 
 #: A contraction (contracted size >= 2) runs as ``dot_general`` when the
@@ -152,11 +153,14 @@ def dot_policy(batch: int | None) -> Callable[[int, int], bool]:
 
 @contextlib.contextmanager
 def executing_for(batch: int | None) -> Iterator[None]:
-    """Within the block, contractions traced follow :func:`dot_policy` of ``batch``."""
+    """Within the block, contractions traced follow :func:`dot_policy` of ``batch``,
+    and blocks are assembled for ``batch`` (``interpreter.eliminate.ASSEMBLY_BATCH``)."""
     token = algebra.DOT_POLICY.set(dot_policy(batch))
+    batch_token = ASSEMBLY_BATCH.set(batch)
     try:
         yield
     finally:
+        ASSEMBLY_BATCH.reset(batch_token)
         algebra.DOT_POLICY.reset(token)
 
 
