@@ -42,8 +42,10 @@ moves later within :data:`LATER_REACH` places. A pass costs about two
 best insertions and prices n of them in one direction: on 1,000-intermediate
 DAGs at 1 s (350 chunks, seeds 0-2) layered_dag 0 went 16,532 -> 16,516 on
 average (16,491 on two seeds of three, which the search without passes
-reached after 10 s), skip_net 2026 17,714 -> 17,709. A function of the seed,
-the orders offered and the steps made.
+reached after 10 s), skip_net 2026 17,714 -> 17,709; in the unseen-dags section
+of ``benchmarks/search.py`` (with the later pass) layered_dag 0 16,521 -> 16,491
+and the 3,000-intermediate rows 0.2-0.6 % cheaper. A function of the seed, the
+orders offered and the steps made.
 """
 
 from __future__ import annotations
