@@ -53,7 +53,7 @@ import heapq
 import random
 import time
 
-from graphs.elimination import ElimGraph
+from graphs.elimination import ElimGraph, gc_paused
 
 #: Graphs whose intermediates times their non-intermediate vertices exceed this
 #: get no prefix order: the reach bitsets ``O(u)`` could take that many bits.
@@ -105,6 +105,8 @@ def prefix_order(
       >>> order = prefix_order(graphs.build(graph))
       >>> graphs.cost(graph, [g.ids[v] for v in order]).multiplications
     """
+    if deadline is not None and time.perf_counter() > deadline:
+        return None
     last: list[int] = []
     if hub:
         found = hub_vertices(g, transpose=transpose)
@@ -156,6 +158,17 @@ def _grow(
 ) -> tuple[list[int], int] | None:
     """:func:`grow_prefix` with the intermediates ``frozen`` taken as outputs
     (inputs with ``transpose``): neither in the prefix nor in the sweep."""
+    with gc_paused():
+        return _grow_paused(g, transpose, deadline, rng, frozen)
+
+
+def _grow_paused(
+    g: ElimGraph,
+    transpose: bool,
+    deadline: float | None,
+    rng: random.Random | None,
+    frozen: frozenset[int],
+) -> tuple[list[int], int] | None:
     if deadline is not None and time.perf_counter() > deadline:
         return None
     inter = set(g.intermediates) - frozen
@@ -165,11 +178,17 @@ def _grow(
     succ = {v: set(g.succ.get(v, ())) for v in range(len(g.ids))}
     if transpose:
         pred, succ = succ, pred
+    if deadline is not None and time.perf_counter() > deadline:
+        return None
     topo = _topological(inter, pred, succ)
+    if deadline is not None and time.perf_counter() > deadline:
+        return None
     # O(u): bitsets of the non-intermediate vertices u reaches through intermediates.
     bit: dict[int, int] = {}
     reach: dict[int, int] = {}
-    for u in reversed(topo):
+    for k, u in enumerate(reversed(topo)):
+        if k % 4096 == 0 and deadline is not None and time.perf_counter() > deadline:
+            return None  # 100,000 vertices: this loop alone takes ~0.3 s
         b = 0
         for s in succ[u]:
             if s in inter:
