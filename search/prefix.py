@@ -149,6 +149,7 @@ def grow_prefix(
     return _grow(g, transpose, deadline, rng, frozenset())
 
 
+@gc_paused()  # per-vertex sets: 0.4 s of collections at 100,000 vertices
 def _grow(
     g: ElimGraph,
     transpose: bool,
@@ -158,17 +159,6 @@ def _grow(
 ) -> tuple[list[int], int] | None:
     """:func:`grow_prefix` with the intermediates ``frozen`` taken as outputs
     (inputs with ``transpose``): neither in the prefix nor in the sweep."""
-    with gc_paused():
-        return _grow_paused(g, transpose, deadline, rng, frozen)
-
-
-def _grow_paused(
-    g: ElimGraph,
-    transpose: bool,
-    deadline: float | None,
-    rng: random.Random | None,
-    frozen: frozenset[int],
-) -> tuple[list[int], int] | None:
     if deadline is not None and time.perf_counter() > deadline:
         return None
     inter = set(g.intermediates) - frozen

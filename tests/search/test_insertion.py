@@ -194,7 +194,9 @@ def _earlier(core: ScalarCore, order: list[int]):
     return total, steps.tolist(), to.tolist(), gain.tolist()
 
 
-def test_earlier_moves_are_every_vertexs_cheapest_earlier_place_by_graphs_cost():
+def _shuffled_orders():
+    """(graph, core, a shuffled order, its graphs.cost report) on small random
+    and dense graphs, three seeds each."""
     for seed in range(3):
         for graph in (
             random_graph(
@@ -203,30 +205,33 @@ def test_earlier_moves_are_every_vertexs_cheapest_earlier_place_by_graphs_cost()
             _dense_graph(seed, num_nodes=30),
         ):
             g = build(graph)
-            core = ScalarCore(g)
             rng = random.Random(seed)
             order = rng.sample(list(g.intermediates), len(g.intermediates))
-            ref = cost_of(g, order)
-            total, steps, to, gain = _earlier(core, order)
-            assert total == ref.multiplications
-            assert steps == [s.multiplications for s in ref.steps]
-            for a, u in enumerate(order):
-                rest = order[:a] + order[a + 1 :]
-                every = [
-                    cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
-                    for j in range(a + 1)
-                ]
-                # The earliest of the cheapest places; none cheaper: its own.
-                j = every.index(min(every)) if min(every) < total else a
-                assert (to[a], gain[a]) == (j, total - min(every)), (seed, a)
-            # The disjoint moves made at once save exactly what they say.
-            out = np.zeros(len(order), dtype=np.intc)
-            priced, saved = core.earlier_moves(
-                np.array(order, dtype=np.intc), np.zeros(len(order), np.int64), out
-            )
-            assert priced == total and saved >= max(gain)
-            assert sorted(out.tolist()) == sorted(order)
-            assert cost_of(g, out.tolist()).multiplications == total - saved
+            yield g, ScalarCore(g), order, cost_of(g, order)
+
+
+def test_earlier_moves_are_every_vertexs_cheapest_earlier_place_by_graphs_cost():
+    for g, core, order, ref in _shuffled_orders():
+        total, steps, to, gain = _earlier(core, order)
+        assert total == ref.multiplications
+        assert steps == [s.multiplications for s in ref.steps]
+        for a, u in enumerate(order):
+            rest = order[:a] + order[a + 1 :]
+            every = [
+                cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
+                for j in range(a + 1)
+            ]
+            # The earliest of the cheapest places; none cheaper: its own.
+            j = every.index(min(every)) if min(every) < total else a
+            assert (to[a], gain[a]) == (j, total - min(every)), a
+        # The disjoint moves made at once save exactly what they say.
+        out = np.zeros(len(order), dtype=np.intc)
+        priced, saved = core.earlier_moves(
+            np.array(order, dtype=np.intc), np.zeros(len(order), np.int64), out
+        )
+        assert priced == total and saved >= max(gain)
+        assert sorted(out.tolist()) == sorted(order)
+        assert cost_of(g, out.tolist()).multiplications == total - saved
 
 
 def test_insertion_with_passes_never_gets_worse_and_is_a_function_of_the_seed():
@@ -273,40 +278,29 @@ def _later(core: ScalarCore, order: list[int], steps: list[int], reach: int):
 
 
 def test_later_moves_are_every_vertexs_cheapest_later_place_within_reach():
-    for seed in range(3):
-        for graph in (
-            random_graph(
-                seed, num_inputs=5, num_nodes=36, num_outputs=4, valueless=0.2
-            ),
-            _dense_graph(seed, num_nodes=30),
-        ):
-            g = build(graph)
-            core = ScalarCore(g)
-            rng = random.Random(seed)
-            order = rng.sample(list(g.intermediates), len(g.intermediates))
-            ref = cost_of(g, order)
-            total, steps = ref.multiplications, [s.multiplications for s in ref.steps]
-            for reach in (3, len(order)):
-                to, gain = _later(core, order, steps, reach)
-                for a, u in enumerate(order):
-                    rest = order[:a] + order[a + 1 :]
-                    places = range(a + 1, min(a + reach, len(order) - 1) + 1)
-                    every = [
-                        cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
-                        for j in places
-                    ]
-                    if not every or min(every) >= total:
-                        assert (to[a], gain[a]) == (a, 0), (seed, reach, a)
-                        continue
-                    j = places[every.index(min(every))]  # the earliest cheapest
-                    assert (to[a], gain[a]) == (j, total - min(every))
-                out = np.zeros(len(order), dtype=np.intc)
-                saved = core.later_moves(
-                    np.array(order, dtype=np.intc),
-                    np.array(steps, dtype=np.int64),
-                    out,
-                    reach=reach,
-                )
-                assert saved >= max(gain)
-                assert sorted(out.tolist()) == sorted(order)
-                assert cost_of(g, out.tolist()).multiplications == total - saved
+    for g, core, order, ref in _shuffled_orders():
+        total, steps = ref.multiplications, [s.multiplications for s in ref.steps]
+        for reach in (3, len(order)):
+            to, gain = _later(core, order, steps, reach)
+            for a, u in enumerate(order):
+                rest = order[:a] + order[a + 1 :]
+                places = range(a + 1, min(a + reach, len(order) - 1) + 1)
+                every = [
+                    cost_of(g, rest[:j] + [u] + rest[j:]).multiplications
+                    for j in places
+                ]
+                if not every or min(every) >= total:
+                    assert (to[a], gain[a]) == (a, 0), (reach, a)
+                    continue
+                j = places[every.index(min(every))]  # the earliest cheapest
+                assert (to[a], gain[a]) == (j, total - min(every))
+            out = np.zeros(len(order), dtype=np.intc)
+            saved = core.later_moves(
+                np.array(order, dtype=np.intc),
+                np.array(steps, dtype=np.int64),
+                out,
+                reach=reach,
+            )
+            assert saved >= max(gain)
+            assert sorted(out.tolist()) == sorted(order)
+            assert cost_of(g, out.tolist()).multiplications == total - saved
