@@ -32,7 +32,7 @@ from jax.custom_batching import custom_vmap
 
 from graphs import algebra
 from interpreter.eliminate import ASSEMBLY_BATCH
-from interpreter.materialize import evaluate_once
+from interpreter.materialize import evaluate_once, stores_any
 
 #: A contraction (contracted size >= 2) runs as ``dot_general`` when the
 #: multiplications of the einsum times the batch size reach this many; below, as a
@@ -190,13 +190,22 @@ def batch_aware(
     @run.def_vmap
     def _rule(axis_size, in_batched, *arrays):
         size = axis_size if isinstance(axis_size, int) else None
-
-        def traced(*xs):
-            with executing_for(size):
-                return body(*xs)
-
         axes = [0 if batched else None for batched in in_batched]
-        batched = jax.vmap(traced, in_axes=axes, axis_size=axis_size)
+
+        def vmapped(assembly: int | None) -> Callable[..., Any]:
+            """``body`` under ``jax.vmap``, its blocks assembled for ``assembly``."""
+
+            def traced(*xs):
+                with executing_for(size):
+                    token = ASSEMBLY_BATCH.set(assembly)
+                    try:
+                        return body(*xs)
+                    finally:
+                        ASSEMBLY_BATCH.reset(token)
+
+            return jax.vmap(traced, in_axes=axes, axis_size=axis_size)
+
+        batched = vmapped(size)
         if size is not None and size >= STORE_SHARED_MIN_BATCH:
             shared = expensive = None
             if fused_outputs:
@@ -209,14 +218,24 @@ def batch_aware(
                 def expensive(aval, fanout, cost):
                     return (fanout - 1) * cost >= STORE_EXPENSIVE_MIN
 
-            out = evaluate_once(
-                batched,
-                *arrays,
+            options = dict(
                 min_fanout=FUSED_STORE_MIN_FANOUT if fused_outputs else 2,
                 store=lambda aval: worth_storing(aval.shape, size),
                 shared=shared,
                 expensive=expensive,
             )
+            if fused_outputs:
+                # Small blocks are built from padded columns
+                # (``interpreter.eliminate.pads_columns``) only where the
+                # shared-values barrier stays closed: their gain is the one loop
+                # that evaluates each shared sine once, and behind an open
+                # barrier the stored values are read from buffers anyway (double
+                # pendulum, float32 at 2048, stacked -> padded in four A/B runs:
+                # 105 / 107 / 125 / 142 -> 135 / 138 / 128 / 135 µs).
+                rows = vmapped(None)
+                if stores_any(rows, *arrays, **options):
+                    batched = rows
+            out = evaluate_once(batched, *arrays, **options)
         else:
             out = batched(*arrays)
         return out, jax.tree_util.tree_map(lambda _: True, out)

@@ -238,13 +238,16 @@ def _stack_tree(pieces: list[jax.Array], group: int | None) -> jax.Array:
 #: double pendulum 24.4 -> 41.2 µs). Above it (stacked -> padded, interleaved
 #: medians of three runs at load 2-5): SCARA pose float64 at batch 2048 47.6 /
 #: 61.6 / 64.9 -> 43.2 / 54.1 / 49.7 µs, the 3-link arm residual float32 140 / 91
-#: / 79 -> 52 / 49 / 46 µs; double pendulum float64 the same (164 / 149 / 146 ->
-#: 163 / 149 / 142 µs), float32 mixed (142 / 107 / 125 -> 135 / 138 / 128 µs).
+#: / 79 -> 52 / 49 / 46 µs. The kernel uses it only where the shared-values
+#: barrier stays closed (``interpreter.batching``): behind an open one the shared
+#: values are stored anyway, and the double pendulum's block was no faster in
+#: float64 (164 / 149 / 146 -> 163 / 149 / 142 µs) and slower in float32.
 PADDED_COLUMNS_MAX_ELEMENTS = 16
 PADDED_COLUMNS_MIN_BYTES = 32768
 
 #: The ``jax.vmap`` batch size the blocks are being assembled for, set by
-#: ``interpreter.batching.executing_for``; ``None`` when unknown or symbolic.
+#: ``interpreter.batching``; ``None`` when unknown or symbolic, or when the
+#: blocks are to be stacked whatever the batch.
 ASSEMBLY_BATCH: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "assembly_batch", default=None
 )

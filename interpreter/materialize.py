@@ -37,7 +37,13 @@ import jax
 from jax import lax
 from jax.extend import core as jcore
 
-__all__ = ["EXPENSIVE", "EXPENSIVE_WEIGHT", "evaluate_once", "recompute_cost"]
+__all__ = [
+    "EXPENSIVE",
+    "EXPENSIVE_WEIGHT",
+    "evaluate_once",
+    "recompute_cost",
+    "stores_any",
+]
 
 #: Primitives worth evaluating once (transcendentals, division, powers).
 EXPENSIVE = frozenset(
@@ -259,6 +265,28 @@ def _select(
     return [e.outvars[0] for e in jaxpr.eqns if e.outvars and e.outvars[0] in chosen]
 
 
+def _flat_jaxpr(fn: Callable[..., Any], *args: Any) -> tuple[Any, Any]:
+    """``fn``'s closed jaxpr with nested calls inlined, and its output treedef."""
+    flat = jax.tree_util.tree_leaves(args)
+    closed, out_shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+    out_tree = jax.tree_util.tree_structure(out_shapes)
+    closed = jax.make_jaxpr(lambda *xs: _inline(closed.jaxpr, closed.consts, xs))(*flat)
+    return closed, out_tree
+
+
+def stores_any(
+    fn: Callable[..., Any],
+    *args: Any,
+    min_fanout: int = 2,
+    store: Callable[[Any], bool] = lambda aval: True,
+    shared: SharedFn | None = None,
+    expensive: SharedFn | None = None,
+) -> bool:
+    """Whether :func:`evaluate_once` with these arguments stores any value."""
+    closed, _ = _flat_jaxpr(fn, *args)
+    return bool(_select(closed.jaxpr, min_fanout, store, shared, expensive))
+
+
 def evaluate_once(
     fn: Callable[..., Any],
     *args: Any,
@@ -294,9 +322,7 @@ def evaluate_once(
       What ``fn(*args)`` returns, equal value for value.
     """
     flat = jax.tree_util.tree_leaves(args)
-    closed, out_shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
-    out_tree = jax.tree_util.tree_structure(out_shapes)
-    closed = jax.make_jaxpr(lambda *xs: _inline(closed.jaxpr, closed.consts, xs))(*flat)
+    closed, out_tree = _flat_jaxpr(fn, *args)
     jaxpr = closed.jaxpr
     stored = _select(jaxpr, min_fanout, store, shared, expensive)
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
