@@ -316,7 +316,7 @@ def _row(r) -> str:
         f"{r['budget']:g} | {r['elapsed']:.2f} | {'yes' if r['ok'] else '**no**'} | "
         f"{'yes' if r['valid'] else '**no**'} | {'yes' if r['priced'] else '**no**'} | "
         f"{c['forward']} | {c['reverse']} | {c['markowitz']} | {r['found']} | "
-        f"{r['reduction']:.1%} | {target} | {r['method']} | {r['plain']} | "
+        f"{r['reduction']:.2%} | {target} | {r['method']} | {r['plain']} | "
         f"{r['ratio']:.3f} | {r['load']:.1f} |"
     )
 
