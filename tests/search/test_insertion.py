@@ -8,6 +8,7 @@ import numpy as np
 from graphs.elimination import build, cost_of
 from graphs.ir import INPUT, NODE, Edge, Graph, Vertex
 from search.core import ScalarCore
+from search.core.scalar import _ptr
 from search.insertion import InsertionSearch
 from search.optimize import optimize
 from tests.search.searchgen import random_graph
@@ -184,11 +185,11 @@ def _earlier(core: ScalarCore, order: list[int]):
     gain = np.zeros(n, dtype=np.int64)
     total = core._lib.cc_earlier_moves(
         core._handle,
-        arr.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        _ptr(arr, ctypes.c_int),
         n,
-        steps.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
-        to.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
-        gain.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        _ptr(steps, ctypes.c_longlong),
+        _ptr(to, ctypes.c_int),
+        _ptr(gain, ctypes.c_longlong),
         0.0,
     )
     return total, steps.tolist(), to.tolist(), gain.tolist()
@@ -265,12 +266,12 @@ def _later(core: ScalarCore, order: list[int], steps: list[int], reach: int):
     gain = np.zeros(n, dtype=np.int64)
     work = core._lib.cc_later_moves(
         core._handle,
-        arr.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
-        steps_.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        _ptr(arr, ctypes.c_int),
+        _ptr(steps_, ctypes.c_longlong),
         n,
         reach,
-        to.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
-        gain.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+        _ptr(to, ctypes.c_int),
+        _ptr(gain, ctypes.c_longlong),
         0.0,
     )
     assert work > 0
