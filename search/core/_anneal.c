@@ -109,8 +109,12 @@ static int commutes(Anneal *a, int d) {
 /* Prices the proposed window; returns the change of the total, or REJECTED
  * once the change is sure to be at least limit (> 0): each step costs at least
  * 0, so the change is at least the steps priced so far minus the old costs of
- * the steps left, and the rest of the window need not be eliminated.  Leaves
- * the window eliminated (priced) for settle(). */
+ * the steps left, and the rest of the window need not be eliminated.  The last
+ * two steps are not eliminated: seg[d-1]'s cost is read off the graph, and
+ * seg[d]'s is cc_cost_after(seg[d], seg[d-1]) (the same numbers: nothing
+ * after the window reads the graph it leaves), so a swap eliminates nothing
+ * and a longer move d - 1 vertices.  Leaves the eliminated part of the window
+ * (priced: seg[0:d-1], d >= 2) for settle(). */
 #define REJECTED INT64_MAX
 static i64 price(Anneal *a, int d, double limit) {
     Graph *g = a->g;
@@ -119,10 +123,15 @@ static i64 price(Anneal *a, int d, double limit) {
     i64 delta = 0, left = 0;
     for (int k = 0; k <= d; k++) left += a->costs[c + k];
     a->mark = g->loglen;
-    a->priced = 1;
+    a->priced = d >= 2;
     g->logging = 1;
     for (int k = 0; k <= d; k++) {
-        a->segcost[k] = cc_eliminate(g, a->seg[k]);
+        if (k < d - 1)
+            a->segcost[k] = cc_eliminate(g, a->seg[k]);
+        else if (k == d - 1)
+            a->segcost[k] = cc_cost(g, a->seg[k]);
+        else
+            a->segcost[k] = cc_cost_after(g, a->seg[d], a->seg[d - 1]);
         if (k == 0) a->first = g->loglen;
         delta += a->segcost[k] - a->costs[c + k];
         left -= a->costs[c + k];
@@ -146,7 +155,8 @@ static void advance(Anneal *a) {
 }
 
 /* Takes the priced window back and advances the cursor past order[c]; an
- * accepted window keeps its first step, which is that elimination. */
+ * accepted window keeps its first step, which is that elimination (a window
+ * that eliminated nothing eliminates it in advance()). */
 static void settle(Anneal *a, int accepted) {
     Graph *g = a->g;
     if (a->priced) {
