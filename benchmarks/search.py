@@ -10,7 +10,9 @@ Writes benchmarks/results/search.md and benchmarks/results/search_<task>.png.
 ``--section scale`` runs the scale section alone (``benchmarks/search_scale.py``:
 1,000–100,000-intermediate DAGs), writing benchmarks/results/search_scale.md;
 ``--section unseen-dags`` the DAGs from generators that are not the project's
-(``benchmarks/search_unseen.py``), writing benchmarks/results/search_unseen.md.
+(``benchmarks/search_unseen.py``), writing benchmarks/results/search_unseen.md;
+``--section speed`` the local search speed table alone (seconds), replacing that
+table in benchmarks/results/search.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -122,18 +125,55 @@ def plot(name, result, budget, folder=RESULTS):
     return path
 
 
-def local_speed(names, moves):
+def local_speed(names, moves, repeats=1):
+    """Moves/s of ``moves`` moves right after construction, per scalar task: the
+    median of ``repeats`` runs, each from a fresh ``LocalSearch``."""
     rows = []
     for name in names:
         g = build(tasks.get(name).graph())
         if not g.is_scalar:
             continue
         inits = [o for o, _ in scalar_baselines(ScalarCore(g)).values()]
-        search = LocalSearch(g, seed=0, init_orders=inits)
-        start = time.perf_counter()
-        search.step(moves)
-        rows.append((name, len(g.intermediates), moves / (time.perf_counter() - start)))
+        rates = []
+        for _ in range(repeats):
+            search = LocalSearch(g, seed=0, init_orders=inits)
+            start = time.perf_counter()
+            search.step(moves)
+            rates.append(moves / (time.perf_counter() - start))
+        rows.append((name, len(g.intermediates), statistics.median(rates)))
     return rows
+
+
+def speed_lines(speed, moves, repeats):
+    """The local search speed table (markdown lines)."""
+    lines = [
+        "## Local search speed",
+        "",
+        f"`LocalSearch(g, seed=0, init_orders=baselines).step({moves:,})` right "
+        f"after construction, median of {repeats} run{'s' * (repeats > 1)} "
+        "(load average at the end: "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}).",
+        "",
+        "| task | n | moves/s |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {n} | {rate:,.0f} |" for name, n, rate in speed]
+    lines.append("")
+    return lines
+
+
+def write_speed(speed, args):
+    """Replaces the speed table of ``args.out`` (written by a full run)."""
+    out = Path(args.out)
+    text = out.read_text()
+    head = "## Local search speed\n"
+    if head not in text:
+        raise SystemExit(f"{out} has no '{head.strip()}' table; run the tasks section")
+    before, rest = text.split(head, 1)
+    after = rest[rest.index("\n## ") + 1 :] if "\n## " in rest else ""
+    table = "\n".join(speed_lines(speed, args.speed_moves, args.speed_repeats))
+    out.write_text(before + table + "\n" + after)
+    print(f"wrote the speed table of {out}")
 
 
 def random_scalar_graphs(count, max_intermediates):
@@ -368,14 +408,7 @@ def write(rows, plots, speed, exact_rows, args, wall, unseen=(), unseen_budgets=
         "",
     ]
     if speed:
-        lines += [
-            "## Local search speed",
-            "",
-            "| task | n | moves/s |",
-            "|---|---|---|",
-        ]
-        lines += [f"| {name} | {n} | {rate:,.0f} |" for name, n, rate in speed]
-        lines.append("")
+        lines += speed_lines(speed, args.speed_moves, args.speed_repeats)
     for title, rows_ in exact_rows:
         solved = [r for r in rows_ if r[2].optimal]
         times = sorted(r[2].elapsed_s for r in solved)
@@ -426,6 +459,9 @@ def main():
     parser.add_argument("--exact-limit", type=float, default=10.0)
     parser.add_argument("--speed-moves", type=int, default=50_000)
     parser.add_argument(
+        "--speed-repeats", type=int, default=5, help="the speed table's median of"
+    )
+    parser.add_argument(
         "--unseen-budgets",
         default="10,60",
         help="comma-separated seconds for the unseen graphs ('' skips them)",
@@ -434,9 +470,10 @@ def main():
     parser.add_argument(
         "--section",
         default="all",
-        choices=("all", "tasks", "scale", "unseen-dags"),
+        choices=("all", "tasks", "scale", "unseen-dags", "speed"),
         help="tasks: the task and exact sections; scale: the scale section alone; "
-        "unseen-dags: DAGs from generators that are not the project's",
+        "unseen-dags: DAGs from generators that are not the project's; speed: "
+        "the local search speed table alone (replaced in --out)",
     )
     parser.add_argument("--scale-sizes", default="1000,3000,10000,100000")
     parser.add_argument("--scale-budgets", default="1,10,60")
@@ -448,9 +485,15 @@ def main():
         main_unseen(args, RESULTS)
     if args.section in ("scale", "unseen-dags"):
         return
+    names = [n for n in args.tasks.split(",") if n]
+    if args.section == "speed":
+        speed = local_speed(names, args.speed_moves, args.speed_repeats)
+        for name, n, rate in speed:
+            print(f"local search on {name} (n={n}): {rate:,.0f} moves/s")
+        write_speed(speed, args)
+        return
     start = time.perf_counter()
     budgets = [float(b) for b in args.budgets.split(",")]
-    names = [n for n in args.tasks.split(",") if n]
     methods = tuple(args.methods.split(",")) if args.methods else None
     rows, histories = run_tasks(budgets, args.seed, methods, names)
     folder = Path(args.out).parent
@@ -459,7 +502,11 @@ def main():
         plot(name, result, budget, folder)
         for name, (result, budget) in histories.items()
     ]
-    speed = local_speed(names, args.speed_moves) if args.speed_moves else []
+    speed = (
+        local_speed(names, args.speed_moves, args.speed_repeats)
+        if args.speed_moves
+        else []
+    )
     for name, n, rate in speed:
         print(f"local search on {name} (n={n}): {rate:,.0f} moves/s")
     exact_rows = []
