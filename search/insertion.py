@@ -14,7 +14,7 @@ Measured on 1,000-intermediate DAGs of three families written in
 best of forward, reverse and Markowitz, where 30 s of annealing reach 14.6 %
 (exact re-ordering of windows of 12-18 consecutive vertices found 0-7
 multiplications there). ``search.optimize`` runs them beside annealing once
-annealing is slow (see ``search.optimize.INSERT_STALL``).
+annealing is slow (see ``search.schedule.INSERT_STALL``).
 
 :class:`InsertionSearch` moves the vertices of a seeded random sweep, keeping a
 move that costs no more (equal-cost moves let the order drift across plateaus);

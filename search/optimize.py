@@ -4,7 +4,9 @@
 cost core (``search.core``: C for scalar graphs); those that would run past
 :data:`BASELINE_SHARE` of the budget are skipped and named in ``notes`` (the first,
 Markowitz, always runs; the result is never worse than the best baseline
-priced). Then it runs a fixed, budget-independent schedule of small work chunks:
+priced). Then it builds the methods that suit the graph and hands them to
+``search.schedule``, which runs them as slots of one table in a fixed,
+budget-independent schedule of small work chunks:
 
 * ``exact`` — on scalar graphs of at most ``search.subsetdp.MAX_SET``
   intermediates the vectorised DP over all subsets (``search.subsetdp``, one
@@ -27,12 +29,12 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   re-ordered optimally by the subset DP) until its sweeps find nothing, the
   two exchanging their best orders; and simulated annealing
   (``search.local``), started from the baselines:
-  two chunks a cycle, or, once :data:`LOCAL_FIRST_CYCLES` cycles have passed on a
+  two chunks a cycle, or, once ``schedule.LOCAL_FIRST_CYCLES`` cycles have passed on a
   graph that exact search is working on, one chunk every four cycles; and on
   scalar graphs of :data:`INSERT_MIN` to :data:`INSERT_MAX` intermediates, while
-  annealing saves little (:data:`INSERT_STALL`), best insertions
+  annealing saves little (``schedule.INSERT_STALL``), best insertions
   (``search.insertion``: one vertex of the best order moved to its cheapest
-  place), about as much elimination work a cycle as :data:`INSERT_WORK` annealing
+  place), about as much elimination work a cycle as ``schedule.INSERT_WORK`` annealing
   chunks, until a whole sweep finds nothing (from :data:`KICK_MIN`
   intermediates on, kicks then go on in that share: ruin and recreate of a
   few consecutive vertices; from :data:`PASSES_MIN` on, passes that move
@@ -47,8 +49,8 @@ priced). Then it runs a fixed, budget-independent schedule of small work chunks:
   baselines. Past the deadline it is dropped (noted); with ``max_chunks`` it
   always completes, so the result still depends on the seed only;
 * ``mcts`` — ``search.mcts.run_mcts`` one batch of games at a time, from cycle
-  :data:`MCTS_FIRST_CYCLE` on, every :data:`MCTS_EVERY` cycles, while at least
-  :data:`MCTS_MIN_REMAINING_S` remain (its jit compile is only worth it for long
+  ``schedule.MCTS_FIRST_CYCLE`` on, every ``schedule.MCTS_EVERY`` cycles, while at least
+  ``schedule.MCTS_MIN_REMAINING_S`` remain (its jit compile is only worth it for long
   budgets), if that module can be imported. It is in the default portfolio only
   with trained ``params``: with a uniform prior it rarely beats annealing.
 
@@ -73,19 +75,32 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from graphs.elimination import ElimGraph, build, cost_of
 from graphs.ir import Graph
 from search.bounds import GroupBound
 from search.core import ScalarCore, core_for, price_baselines
-from search.core.scalar import now
 from search.exact import ExactSearch, subset_dp
 from search.fastcost import ScalarModel
 from search.insertion import InsertionSearch
 from search.local import LocalSearch
 from search.prefix import prefix_order
+from search.schedule import (
+    AnnealSlot,
+    ExactSlot,
+    GroupBoundSlot,
+    Incumbent,
+    InsertionSlot,
+    MCTSSlot,
+    ProgressFn,
+    Run,
+    SubsetDPSlot,
+    WindowSlot,
+    core_clock,
+    run_schedule,
+)
 from search.timemodel import DEFAULT_BATCH, affordable, minimize_time
 from search.window import WindowSearch
 
@@ -121,31 +136,14 @@ PREFIX_OTHER_MODE = 2.0
 PREFIX_SHARES = (0.75, 0.5)
 WINDOW_MAX = 600  # windows work on Python-int bitsets: not on bigger graphs
 VERIFY_MAX = 300  # bigger scalar graphs are re-priced by the C core, not graphs.cost
-EXACT_MAX_OPEN = 1_500_000  # open states before exact search gives up (memory)
-LOCAL_FIRST_CYCLES = 20  # two annealing chunks a cycle; then one every 4 cycles
 WINDOW_MIN = 8  # scalar graphs with at least this many intermediates get windows
 WINDOW_WIDTH = 12
-WINDOWS_PER_CHUNK = 4  # a window of 12 takes a few ms, an annealing chunk ~30 ms
 INSERT_MIN = 8  # smaller graphs: exact DP
 #: Bigger graphs get no insertions: a pass there costs as much as 10^5 or more
 #: annealing moves (at 10,000 intermediates, 388 insertions in 60 s left 1.6 M
 #: moves where annealing alone made 12 M, and 567,474 multiplications where it
 #: found 567,090).
 INSERT_MAX = 5000
-#: Best insertions run while annealing is slow: checked every INSERT_STALL * n
-#: annealing moves, they run until the next check if annealing's own
-#: improvements since the last check saved less than INSERT_RATE of the best
-#: cost; they then get about INSERT_WORK annealing chunks' worth of elimination
-#: work a cycle (a best insertion eliminates about n vertices, an annealing move
-#: about one on big graphs, most moves being free exchanges). Where annealing
-#: still improves, insertions only take its time (10,000 intermediates at 10 s:
-#: 22.2 % -> 20.2 % with insertions all along); where it has converged they go
-#: further (1,000-intermediate layered_dag / skip_net / random_dag at 1 s: 14.5
-#: / 9.9 / 26.3 % annealing alone, 14.9 / 10.2 / 26.7 % with insertions all
-#: along at INSERT_WORK 8; 4 and 16 did no better).
-INSERT_STALL = 30
-INSERT_RATE = 0.002
-INSERT_WORK = 8.0
 #: From this many intermediates on, insertions that have converged go on with
 #: kicks (``search.insertion``: a run of consecutive vertices put back at
 #: random places, each then moved to its cheapest place) in the same share of
@@ -160,15 +158,8 @@ KICK_MIN = 300
 #: unseen-dags benchmark without them gave 16,521). The scalar tasks (at most
 #: 212 intermediates) keep their schedule.
 PASSES_MIN = 300
-MCTS_FIRST_CYCLE = 40
-MCTS_EVERY = 40
-MCTS_MIN_REMAINING_S = 30.0  # a batch of games, jit compile included
-MCTS_MARGIN_S = 10.0
 OBJECTIVES = ("mults", "time")
 TIME_SHARE = 0.2  # objective="time": the time model's share of the budget
-
-#: ``progress_fn(elapsed_s, best_cost, method)``, called on every improvement.
-ProgressFn = Callable[[float, int, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,34 +221,6 @@ class OptimizeResult:
         return (base - self.cost) / base if base else 0.0
 
 
-class _Best:
-    """The incumbent and its history (the run's only mutable bookkeeping)."""
-
-    def __init__(
-        self, start: float, progress_fn: ProgressFn | None, keep_all: bool = False
-    ):
-        self.start = start
-        self.progress_fn = progress_fn
-        self.keep_all = keep_all  # objective="time" prices every improvement
-        self.order: tuple[int, ...] = ()
-        self.cost: float = float("inf")
-        self.method = ""
-        self.history: list[tuple[float, int, str]] = []
-        self.offered: list[tuple[tuple[int, ...], str]] = []  # with keep_all
-
-    def offer(self, order: Sequence[int], cost: int, method: str) -> bool:
-        if cost >= self.cost:
-            return False
-        self.order, self.cost, self.method = tuple(order), cost, method
-        if self.keep_all:  # an order a step: 0.8 MB each at 100,000 vertices
-            self.offered.append((self.order, method))
-        elapsed = time.perf_counter() - self.start
-        self.history.append((elapsed, int(cost), method))
-        if self.progress_fn is not None:
-            self.progress_fn(elapsed, int(cost), method)
-        return True
-
-
 def _policy_order(g, core, weights, deadline, notes) -> tuple[list[int], int] | None:
     """The learned policy's greedy order and its cost (``None``: no model, or
     past ``deadline``, noted)."""
@@ -292,7 +255,7 @@ def _prefix_orders(
         modes.reverse()
 
     def priced(order, deadline) -> int | None:
-        costs = core.order_costs(order, deadline=_core_clock(deadline))
+        costs = core.order_costs(order, deadline=core_clock(deadline))
         return None if costs is None else int(sum(costs))
 
     for k, (name, transpose, mode, other) in enumerate(modes):
@@ -312,11 +275,6 @@ def _prefix_orders(
         if cost is not None and cost < min([floor, *(c for _, (_, c) in found)]):
             found.append((f"{name}_hub", (hub, cost)))
     return found
-
-
-def _core_clock(deadline: float | None) -> float | None:
-    """A ``time.perf_counter()`` deadline on the C core's clock."""
-    return None if deadline is None else now() + deadline - time.perf_counter()
 
 
 def optimize(
@@ -375,7 +333,7 @@ def optimize(
     g = graph if isinstance(graph, ElimGraph) else build(graph)
     share = 1.0 - TIME_SHARE if objective == "time" else 1.0
     deadline = start + share * time_budget_s
-    best = _Best(start, progress_fn, keep_all=objective == "time")
+    best = Incumbent(start, progress_fn, keep_all=objective == "time")
     notes: list[str] = []
     work = {
         "chunks": 0,
@@ -453,8 +411,7 @@ def optimize(
     lower_bound = None
     if n == 0:
         lower_bound = 0
-    exact = local = dp = groups = None
-    floor = 0  # the group bound, once computed
+    exact = dp = groups = None
     if n and "exact" in chosen:
         limit = EXACT_MAX_SCALAR if g.is_scalar else EXACT_MAX_TENSOR
         dp = subset_dp(g)
@@ -479,10 +436,21 @@ def optimize(
         # (A*'s own bound includes the same group tables.)
         if model is not None and dp is None and exact is None and n <= ROOT_BOUND_MAX:
             groups = GroupBound(model, size=10 if n <= 150 else 8)
-    window = insertion = None
-    insert_credit = 0.0
-    # Annealing's own savings since its moves were checked_at; slow: small.
-    checked_at, anneal_gain, slow = 0, 0, False
+    run = Run(
+        graph=g,
+        best=best,
+        deadline=deadline,
+        max_chunks=max_chunks,
+        work=work,
+        notes=notes,
+        lower_bound=lower_bound,
+    )
+    if exact is not None:
+        run.slots["exact"] = ExactSlot(exact, chunk=100 if g.is_scalar else 10)
+    if dp is not None:
+        run.slots["dp"] = SubsetDPSlot(dp)
+    if groups is not None:
+        run.slots["bounds"] = GroupBoundSlot(groups)
     if n >= 2 and "local" in chosen:
         markowitz = [base_costs[k] for k in MARKOWITZ_TYPE if k in base_costs]
         local = LocalSearch(
@@ -496,8 +464,17 @@ def optimize(
             if markowitz and min(markowitz) <= GREEDY_RESTARTS_WITHIN * ranked[0][1][1]
             else False,
         )
+        # Chunks shrink on big graphs (a move costs more there) so that the
+        # budget is checked often; they depend on the graph only, never on the
+        # clock. Scalar: C moves, a few microseconds each, more with more edges.
+        if g.is_scalar:
+            chunk = max(64, min(4096, 4_000_000 // max(len(g.edges), 1)))
+        else:
+            chunk = max(20, min(200, 40_000 // max(n, 1)))
+        run.slots["local"] = AnnealSlot(local, chunk)
         if model is not None and WINDOW_MIN <= n <= WINDOW_MAX:
             window = WindowSearch(model, inits[0], width=WINDOW_WIDTH)
+            run.slots["window"] = WindowSlot(window)
         if isinstance(core, ScalarCore) and INSERT_MIN <= n <= INSERT_MAX:
             insertion = InsertionSearch(
                 core,
@@ -507,154 +484,16 @@ def optimize(
                 kicks=n >= KICK_MIN,
                 passes=n >= PASSES_MIN,
             )
-    run_mcts = None
+            run.slots["insertion"] = InsertionSlot(insertion)
     if n and "mcts" in chosen:
         try:
             from search.mcts import run_mcts
         except ImportError as err:
             notes.append(f"mcts: unavailable ({err})")
-    exact_chunk = 100 if g.is_scalar else 10
-    # Chunks shrink on big graphs (a move costs more there) so that the budget
-    # is checked often; they depend on the graph only, never on the clock.
-    if g.is_scalar:  # C moves: a few microseconds each, more with more edges
-        local_chunk = max(64, min(4096, 4_000_000 // max(len(g.edges), 1)))
-    else:
-        local_chunk = max(20, min(200, 40_000 // max(n, 1)))
-    cycle = 0
-    max_chunks = max_chunks if max_chunks is not None else 1 << 62
-
-    def more() -> bool:
-        return time.perf_counter() < deadline and work["chunks"] < max_chunks
-
-    def limit_time() -> float | None:
-        """The deadline a chunk may stop at (none with ``max_chunks``: then
-        the result depends on the seed only)."""
-        return None if max_chunks < 1 << 62 else deadline
-
-    def improved(order, cost: int, method: str, source) -> None:
-        """Records a cheaper order from one local search and hands it to the
-        others (annealing, windows, insertions), which continue from it."""
-        best.offer(order, cost, method)
-        for other in (local, window, insertion):
-            if other is not None and other is not source:
-                other.offer(order, cost)
-
-    def proven() -> bool:
-        return lower_bound is not None and best.cost <= lower_bound
-
-    while more() and (dp or exact or local or groups or run_mcts) and not proven():
-        if groups is not None:
-            groups.step()
-            work["chunks"] += 1
-            if groups.done:
-                floor = groups.value
-                lower_bound = max(floor, lower_bound or 0)
-                notes.append(f"bounds: group lower bound {floor}")
-                groups = None
-                continue
-        if dp is not None:
-            dp.step()
-            work["chunks"] += 1
-            work["exact_dp_steps"] = dp.units
-            if dp.done:
-                best.offer(dp.order, dp.cost, "exact")
-                lower_bound = int(best.cost)
-                break
-        if exact is not None:
-            exact.offer(best.order, int(best.cost))
-            exact.step(exact_chunk)
-            work["chunks"] += 1
-            work["exact_expansions"] = exact.expanded
-            lower_bound = max(exact.lower_bound, floor)
-            best.offer(exact.best_order, exact.best_cost, "exact")
-            if exact.done:
-                lower_bound = int(best.cost)
-                break
-            if exact.open_states > EXACT_MAX_OPEN:
-                notes.append(
-                    f"exact: stopped after {exact.expanded} expansions "
-                    f"({exact.open_states} open states)"
-                )
-                exact = None
-        # Annealing converges fast on graphs small enough for exact search, so
-        # after the first cycles most of the time goes to the proof.
-        if local is None:
-            local_chunks = 0
-        elif (exact is None and dp is None) or cycle < LOCAL_FIRST_CYCLES:
-            local_chunks = 2
         else:
-            local_chunks = 1 if cycle % 4 == 0 else 0
-        if window is not None and more() and not proven() and not window.converged:
-            for _ in range(WINDOWS_PER_CHUNK):
-                window.step()
-            work["chunks"] += 1
-            work["windows"] = window.windows
-            if window.cost < best.cost:
-                improved(window.order, window.cost, "local:window", window)
-        for _ in range(local_chunks):
-            if not more() or proven():
-                break
-            result = local.step(local_chunk)
-            work["chunks"] += 1
-            work["local_moves"] = result.moves
-            if result.cost < best.cost:
-                cost = result.cost
-                if not g.is_scalar:  # re-price: tensor windows assume order-free sets
-                    cost = cost_of(g, result.order).multiplications
-                anneal_gain += best.cost - cost
-                improved(result.order, cost, "local", local)
-        if work["local_moves"] - checked_at >= INSERT_STALL * n:
-            slow = anneal_gain < INSERT_RATE * best.cost
-            checked_at, anneal_gain = work["local_moves"], 0
-        if insertion is not None and local_chunks and slow and not insertion.converged:
-            # Elimination work like INSERT_WORK annealing chunks, whatever the
-            # clock: a best insertion eliminates about n vertices.
-            insert_credit += INSERT_WORK * local_chunk
-            tries = int(insert_credit // n)
-            if tries and more() and not proven():
-                insert_credit -= tries * n
-                gained = insertion.step(tries, deadline=_core_clock(limit_time()))
-                work["chunks"] += 1
-                work["insertions"] = insertion.tries
-                work["kicks"] = insertion.kicks
-                work["insert_passes"] = insertion.passes
-                if gained and insertion.cost < best.cost:
-                    improved(insertion.order, insertion.cost, "local:insert", insertion)
-        alone = exact is None and local is None and dp is None and groups is None
-        if (
-            run_mcts is not None
-            and deadline - time.perf_counter() < MCTS_MIN_REMAINING_S
-        ):
-            if alone:
-                notes.append("mcts: too little time left for another batch")
-                break
-        elif (
-            run_mcts is not None
-            and more()
-            and (
-                alone
-                or (
-                    cycle >= MCTS_FIRST_CYCLE
-                    and (cycle - MCTS_FIRST_CYCLE) % MCTS_EVERY == 0
-                )
-            )
-        ):
-            try:
-                found_mcts = run_mcts(
-                    g,
-                    seed=seed * 1_000_003 + cycle,
-                    params=params,
-                    num_episodes=4,
-                    time_budget_s=deadline - time.perf_counter() - MCTS_MARGIN_S,
-                )
-            except Exception as err:  # a failing method must not lose the result
-                notes.append(f"mcts: stopped ({type(err).__name__}: {err})")
-                run_mcts = None
-            else:
-                work["chunks"] += 1
-                work["mcts_episodes"] += found_mcts.episodes
-                best.offer(found_mcts.order, found_mcts.cost, "mcts")
-        cycle += 1
+            run.slots["mcts"] = MCTSSlot(run_mcts, params, seed)
+    run_schedule(run)
+    lower_bound = run.lower_bound
 
     order = best.order
     if g.is_scalar and n > VERIFY_MAX:  # graphs.cost is quadratic in the graph
@@ -683,7 +522,7 @@ def optimize(
         lower_bound = min(int(lower_bound), int(best.cost))
     cost, method, predicted = int(best.cost), best.method, None
     # With max_chunks the result depends on the seed only: no clock.
-    time_deadline = None if max_chunks < 1 << 62 else start + time_budget_s
+    time_deadline = None if max_chunks is not None else start + time_budget_s
     if objective == "time" and not affordable(int(best.cost), time_deadline):
         notes.append("time: not priced (too little time left for one pricing pass)")
     elif objective == "time":
