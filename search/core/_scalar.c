@@ -279,24 +279,23 @@ i64 cc_eliminate(Graph *g, int v) {
                     product(g, s, P[k], !on_pred(g, s, P[k]), pvl[k] & svl[j]);
         }
     }
-    log_push(g, OP_GONE, v, v, 0);
     for (int j = 0; j < ns; j++) {
         Set *ps = &g->pred[S[j]];
         if (on_pred(g, S[j], v)) set_del(ps, set_find(ps, v));
         if (!svl[j]) g->valued_pred[S[j]]--;
-        log_push(g, OP_DEL, S[j], v, svl[j]);
     }
     for (int k = 0; k < np; k++) {
         Set *sp = &g->succ[P[k]];
         if (on_succ(g, v, P[k])) set_del(sp, set_find(sp, v));
         if (!pvl[k]) g->valued_succ[P[k]]--;
-        log_push(g, OP_DEL, v, P[k], pvl[k]);
     }
     /* A logged elimination keeps v's own sets as they are: nothing reads the
      * sets of a vertex that is gone, and undo then restores only the
      * neighbours' side (insert_edge skips a gone vertex's sets) instead of
      * refilling v's sets entry by entry, which rebuilt the index of a set of
-     * more than SET_SMALL entries on every priced move of a dense graph. */
+     * more than SET_SMALL entries on every priced move of a dense graph.  The
+     * edges removed are read back from those sets, not logged one by one. */
+    log_push(g, OP_GONE, v, v, 0);
     if (!g->logging) {
         set_clear(&g->pred[v]);
         set_clear(&g->succ[v]);
@@ -318,9 +317,12 @@ void cc_undo(Graph *g, i64 mark) {
     while (g->loglen > mark) {
         g->loglen -= 4;
         int op = g->log[g->loglen], s = g->log[g->loglen + 1], p = g->log[g->loglen + 2];
-        if (op == OP_DEL) { /* v (s or p) is still gone: its own sets are kept */
-            insert_edge(g, s, p, (unsigned char)g->log[g->loglen + 3]);
-        } else if (op == OP_GONE) {
+        if (op == OP_GONE) { /* v = s gets its edges back from its own sets
+                                (kept while it was gone; insert_edge skips them),
+                                the last removed first */
+            const Set *P = &g->pred[s], *S = &g->succ[s];
+            for (int k = P->n - 1; k >= 0; k--) insert_edge(g, s, P->e[k] >> 1, P->e[k] & 1);
+            for (int j = S->n - 1; j >= 0; j--) insert_edge(g, S->e[j] >> 1, s, S->e[j] & 1);
             g->gone[s] = 0;
         } else if (op == OP_ADD) {
             remove_edge(g, s, p);

@@ -51,7 +51,7 @@ typedef struct {
     int gen;
 } Graph;
 
-enum { OP_ADD = 1, OP_FLAG = 2, OP_DEL = 3, OP_GONE = 4 };
+enum { OP_ADD = 1, OP_FLAG = 2, OP_GONE = 4 };
 
 double cc_now(void);
 void *cc_xmalloc(size_t n);
