@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 
 from graphs import structure as st
 from graphs.densify import to_dense
@@ -232,18 +233,26 @@ def _stack_tree(pieces: list[jax.Array], group: int | None) -> jax.Array:
 #: in which LLVM vectorises the 4 rows and unrolls the columns, folding the index
 #: tests, computing each shared value once and storing whole rows. With 3 rows
 #: (Robertson) LLVM keeps the row loop and the form was slower (float64, batch
-#: 256: 16.5 -> 21.1 µs). Below the byte threshold XLA runs the loop on two
-#: threads whenever its arithmetic exceeds the bytes it writes, and the hand-off
-#: costs more than the loop (float32, batch 256: SCARA pose 12.3 -> 18.1 µs,
-#: double pendulum 24.4 -> 41.2 µs). Above it (stacked -> padded, interleaved
-#: medians of three runs at load 2-5): SCARA pose float64 at batch 2048 47.6 /
-#: 61.6 / 64.9 -> 43.2 / 54.1 / 49.7 µs, the 3-link arm residual float32 140 / 91
-#: / 79 -> 52 / 49 / 46 µs. The kernel uses it only where the shared-values
-#: barrier stays closed (``interpreter.batching``): behind an open one the shared
-#: values are stored anyway, and the double pendulum's block was no faster in
-#: float64 (164 / 149 / 146 -> 163 / 149 / 142 µs) and slower in float32.
+#: 256: 16.5 -> 21.1 µs). XLA CPU runs a loop fusion on two threads when its
+#: HloCostAnalysis flops exceed its bytes accessed and flops + 2 transcendentals
+#: + 10 bytes reach 200,000 (``ParallelTaskAssignment``), and for these loops
+#: the hand-off costs more than it saves; the elements that do not vary over the
+#: batch are therefore added as one constant block, not padded and added column
+#: by column (each full-size add counts one flop per element and example):
+#: SCARA pose float32 at batch 2048 165,912 -> 116,812 flops against 147,456
+#: bytes, two threads -> one, 45.5 / 46.1 / 47.7 -> 36.0 / 35.3 / 35.8 µs (jacrev
+#: 35.1 / 34.0 / 34.4, load 1.3-1.6); at batch 256 (16 KiB) 20,760 -> 14,668
+#: flops against 18,432 bytes, 14.2-16.1 µs stacked -> 11.4-14.7 µs (jacrev
+#: 11.0-13.9), so the form starts at 8 KiB. Before (stacked -> padded,
+#: interleaved medians of three runs at load 2-5): SCARA pose float64 at batch
+#: 2048 47.6 / 61.6 / 64.9 -> 43.2 / 54.1 / 49.7 µs, the 3-link arm residual
+#: float32 140 / 91 / 79 -> 52 / 49 / 46 µs. The kernel uses it only where the
+#: shared-values barrier stays closed (``interpreter.batching``): behind an open
+#: one the shared values are stored anyway, and the double pendulum's block was
+#: no faster in float64 (164 / 149 / 146 -> 163 / 149 / 142 µs) and slower in
+#: float32.
 PADDED_COLUMNS_MAX_ELEMENTS = 16
-PADDED_COLUMNS_MIN_BYTES = 32768
+PADDED_COLUMNS_MIN_BYTES = 8192
 
 #: The ``jax.vmap`` batch size the blocks are being assembled for, set by
 #: ``interpreter.batching``; ``None`` when unknown or symbolic, or when the
@@ -263,14 +272,10 @@ def pads_columns(rows: int, cols: int, dtype: Any, batch: int | None) -> bool:
     )
 
 
-def _padded_columns(
+def _column_sum(
     values: dict[tuple[int, int], jax.Array], shape: tuple[int, int], dtype: Any
-) -> jax.Array:
-    """The ``[m, n]`` block whose nonzero scalar elements are ``values[(row, col)]``.
-
-    Pads, selects and adds only (no products, no concatenation); structural zeros
-    are never evaluated.
-    """
+) -> jax.Array | None:
+    """Each column with nonzero elements as a select chain, padded; their sum."""
     m, n = shape
     zero = jnp.zeros((), dtype)
     rows = jax.lax.iota(np.int32, m)
@@ -286,7 +291,46 @@ def _padded_columns(
             continue
         padded = jax.lax.pad(column[:, None], zero, ((0, 0, 0), (c, n - 1 - c, 0)))
         block = padded if block is None else block + padded
-    return jnp.zeros(shape, dtype) if block is None else block
+    return block
+
+
+def _padded_columns(
+    values: dict[tuple[int, int], jax.Array], shape: tuple[int, int], dtype: Any
+) -> jax.Array:
+    """The ``[m, n]`` block whose nonzero scalar elements are ``values[(row, col)]``.
+
+    Pads, selects and adds only (no products, no concatenation); structural zeros
+    are never evaluated. Under ``jax.vmap`` the elements that do not vary over the
+    batch (constant partials: the ``1`` of a sum, the ``-1`` of a difference) are
+    summed into one unbatched block first, added once to the sum of the varying
+    columns: a column of constants padded and added at full size is one more
+    elementwise operation per element of the block (see
+    :data:`PADDED_COLUMNS_MAX_ELEMENTS` for why that count matters).
+    """
+    keys = list(values)
+
+    def assemble(*elements: jax.Array) -> jax.Array:
+        block = _column_sum(dict(zip(keys, elements)), shape, dtype)
+        return jnp.zeros(shape, dtype) if block is None else block
+
+    folded = custom_vmap(assemble)
+
+    @folded.def_vmap
+    def _rule(axis_size, in_batched, *elements):
+        varying = [i for i, batched in enumerate(in_batched) if batched]
+        fixed = [i for i, batched in enumerate(in_batched) if not batched]
+        block = jax.vmap(
+            lambda *xs: _column_sum(
+                {keys[i]: x for i, x in zip(varying, xs)}, shape, dtype
+            ),
+            axis_size=axis_size,
+        )(*(elements[i] for i in varying))
+        constant = _column_sum({keys[i]: elements[i] for i in fixed}, shape, dtype)
+        if constant is not None:
+            block = block + constant
+        return block, True
+
+    return folded(*(values[key] for key in keys))
 
 
 def _split_block(

@@ -6,9 +6,10 @@ such block from its element pieces. ``interpreter.eliminate.STACK_GROUP`` stacks
 block of at most ``FUSED_BLOCK_MAX_ELEMENTS`` elements as a tree of stacks of 8,
 each level along a new axis (XLA CPU fuses that into one loop; a flat stack of 64
 became 26 loops and a copy), and larger blocks flat; a block of at most 16
-elements with 4 rows, at a batch where it fills at least 32 KiB, is built from
-padded columns instead (``eliminate.pads_columns``) when the kernel stores no
-shared values behind a barrier. Values and multiplications never change.
+elements with 4 rows, at a batch where it fills at least 8 KiB, is built from
+padded columns instead (``eliminate.pads_columns``, the elements constant over
+the batch added once) when the kernel stores no shared values behind a barrier.
+Values and multiplications never change.
 """
 
 from __future__ import annotations
@@ -198,14 +199,69 @@ def test_padded_columns_place_every_nonzero_element(shape, seed):
 
 def test_padded_columns_only_for_4_row_blocks_of_enough_bytes_over_the_batch():
     assert eliminate.pads_columns(4, 4, np.float64, 2048)
-    assert eliminate.pads_columns(4, 4, np.float64, 256)  # 32 KiB
+    assert eliminate.pads_columns(4, 4, np.float64, 256)
     assert eliminate.pads_columns(4, 3, np.float32, 2048)
-    assert not eliminate.pads_columns(4, 4, np.float32, 256)  # 16 KiB: stacked
-    assert not eliminate.pads_columns(4, 3, np.float64, 256)  # 24 KiB
+    assert eliminate.pads_columns(4, 4, np.float32, 256)  # 16 KiB
+    assert eliminate.pads_columns(4, 3, np.float64, 256)  # 24 KiB
+    assert eliminate.pads_columns(4, 4, np.float32, 128)  # 8 KiB
+    assert not eliminate.pads_columns(4, 4, np.float32, 64)  # 4 KiB: stacked
+    assert not eliminate.pads_columns(4, 4, np.float64, 16)
     assert not eliminate.pads_columns(3, 3, np.float64, 2048)  # 3 rows: a loop
     assert not eliminate.pads_columns(4, 5, np.float64, 2048)  # 20 elements
     assert not eliminate.pads_columns(4, 4, np.float64, 1)
     assert not eliminate.pads_columns(4, 4, np.float64, None)  # symbolic batch
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (4, 3)])
+def test_padded_columns_add_the_constant_elements_once_under_vmap(shape):
+    jax.config.update("jax_enable_x64", True)
+    m, n = shape
+    rng = np.random.default_rng(n)
+    varying = {(0, 0), (1, 0), (0, 1), (3, 1)}  # two columns vary over the batch
+    constant = {(2, n - 1): -1.0, (3, 0): 1.0, (3, n - 1): 0.5}
+    batch = 5
+    xs = jnp.asarray(rng.standard_normal((batch, len(varying))))
+
+    def block(x):
+        values = {key: x[i] for i, key in enumerate(sorted(varying))}
+        values.update({k: jnp.float64(v) for k, v in constant.items()})
+        return eliminate._padded_columns(values, shape, jnp.float64)
+
+    want = np.zeros((batch, m, n))
+    for i, (r, c) in enumerate(sorted(varying)):
+        want[:, r, c] = xs[:, i]
+    for (r, c), v in constant.items():
+        want[:, r, c] = v
+    np.testing.assert_array_equal(jax.jit(jax.vmap(block))(xs), want)
+    # Two padded varying columns added together, then the constants' block once:
+    # two adds over [batch, m, n]; each constant column padded and added at full
+    # size would be two more. The constant block itself is one example's size.
+    eqns = jax.make_jaxpr(jax.vmap(block))(xs).jaxpr.eqns
+    full = [e for e in eqns if e.primitive.name == "add"]
+    assert [e.outvars[0].aval.shape for e in full].count((batch, m, n)) == 2
+    assert all(e.outvars[0].aval.shape in {(batch, m, n), (m, n)} for e in full)
+
+
+def test_a_padded_float32_block_stays_below_its_bytes_in_arithmetic():
+    # XLA CPU (jax 0.10) runs a loop fusion on several threads when its
+    # HloCostAnalysis flops exceed its bytes accessed (and the work is large
+    # enough); for SCARA's 4x4 block that hand-off cost more than the loop.
+    # With the constant elements added once, the loop's flops stay below its
+    # bytes at batch 256 and 2048 in float32, and it runs on one thread.
+    jax.config.update("jax_enable_x64", True)
+    x = np.array([0.4, -0.6, 0.1, 0.3], dtype=np.float32)
+    kernel = interpreter.jacobian(graphs.trace(_scara, x), "reverse")
+    for batch in (256, 2048):
+        xs = jnp.asarray(np.tile(x, (batch, 1)) * np.float32(1.001))
+        compiled = jax.jit(jax.vmap(kernel)).lower(xs).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        assert cost["flops"] <= cost["bytes accessed"]
+        hlo = compiled.as_text()
+        assert hlo.count(" fusion(") == 1 and "outer_dimension_partitions" not in hlo
+        np.testing.assert_allclose(
+            compiled(xs), jax.vmap(jax.jacfwd(_scara))(xs), rtol=2e-6, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse", "markowitz"])
