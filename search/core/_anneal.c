@@ -11,9 +11,10 @@
 /* Simulated annealing over orders with a cursor: the graph is kept eliminated
  * up to the cursor c, and every move rewrites a window order[c:c+d+1] that
  * starts there (swap two neighbours, move order[c] later, move order[c+d] to c,
- * swap the ends).  The window is priced by eliminating it on the graph and
- * undoing that; the steps after it keep their costs, since the set eliminated
- * before each of them is unchanged.  Then the cursor advances one step; at the
+ * swap the ends).  The window is priced by eliminating it on the graph (all but
+ * its last two steps, whose costs are read off the graph) and undoing that; the
+ * steps after it keep their costs, since the set eliminated before each of
+ * them is unchanged.  Then the cursor advances one step; at the
  * end of the order the graph is reset and the sweep starts again.  A move costs
  * a few eliminations of vertices near the cursor, whatever the graph's size. */
 typedef struct {
