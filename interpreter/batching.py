@@ -235,7 +235,10 @@ def batch_aware(
                 rows = vmapped(None)
                 if stores_any(rows, *arrays, **options):
                     batched = rows
-            out = evaluate_once(batched, *arrays, **options)
+            # Consumers of a fused block read one scalar per example, so a
+            # stored sine and cosine can share one [batch, 2] buffer and one
+            # sincos call (interpreter.materialize._SINCOS).
+            out = evaluate_once(batched, *arrays, **options, pair_sincos=fused_outputs)
         else:
             out = batched(*arrays)
         return out, jax.tree_util.tree_map(lambda _: True, out)

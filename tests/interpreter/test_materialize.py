@@ -352,3 +352,96 @@ def test_an_open_barrier_in_a_fused_block_also_stores_values_one_element_reads(
     assert kernel_multiplications(plan) == graphs.cost(graph, "reverse").multiplications
     got = jax.jit(jax.vmap(interpreter.jacobian(graph, "reverse")))(batch)
     assert_trees_close(got, jax.vmap(jax.jacfwd(rates))(batch))
+
+
+def test_the_sine_and_cosine_of_one_operand_cross_the_barrier_as_one_array():
+    def f(x):
+        d = x[0] - x[1]
+        s, c = jnp.sin(d), jnp.cos(d)  # one operand: one [..., 2] array
+        e = jnp.exp(x[0])  # alone
+        return s * c, s + e, c * e, e * 2.0
+
+    def once(x):
+        return evaluate_once(f, x, pair_sincos=True)
+
+    jax.config.update("jax_enable_x64", True)
+    x = jnp.array([0.3, -1.2, 0.7])
+    jaxpr = jax.make_jaxpr(once)(x)
+    (cond,) = _conds(jaxpr)
+    assert sorted(v.aval.shape for v in cond.invars[1:]) == [(), (2,)]
+    names = [e.primitive.name for e in jaxpr.jaxpr.eqns]
+    assert names.count("sin") == names.count("cos") == names.count("exp") == 1
+    for got, want in zip(once(x), f(x)):
+        np.testing.assert_array_equal(got, want)
+    # Under vmap: the pair is [batch, 2], and the values are unchanged.
+    xs = x[None] * jnp.linspace(0.5, 1.5, 7)[:, None]
+    got = jax.jit(jax.vmap(once))(xs)
+    for g, w in zip(got, jax.vmap(f)(xs)):
+        np.testing.assert_array_equal(g, w)
+    # Without pair_sincos (consumers vectorised over the batch) they stay apart.
+    (cond,) = _conds(jax.make_jaxpr(lambda x: evaluate_once(f, x))(x))
+    assert [v.aval.shape for v in cond.invars[1:]] == [(), (), ()]
+
+
+def test_a_fused_pendulum_kernel_stores_its_sines_and_cosines_in_pairs():
+    jax.config.update("jax_enable_x64", True)
+    x = np.array([0.4, -0.3, 0.8, 0.2])
+    kernel = interpreter.jacobian(graphs.trace(_pendulum, x), "markowitz")
+    batch = 64
+    xs = jnp.asarray(x[None] * (1.0 + 0.01 * np.arange(batch)[:, None] / batch))
+    first = _conds(jax.make_jaxpr(jax.vmap(kernel))(xs))[0]
+    # sin/cos of t1, of t1 - 2 t2, of t1 - t2 and of 2 (t1 - t2): four pairs,
+    # each value once (the program and the partials' rules write sin(t1 - t2)
+    # and cos(t1 - t2) three and four times: 16 stored values before).
+    assert [v.aval.shape for v in first.invars[1:]] == [(batch, 2)] * 4
+    got = jax.jit(jax.vmap(kernel))(xs)
+    np.testing.assert_allclose(got, jax.vmap(jax.jacfwd(_pendulum))(xs), rtol=1e-12)
+
+
+def test_a_value_computed_twice_crosses_a_packed_barrier_once():
+    def f(x):
+        a = jnp.sin(x)  # the program's sine ...
+        b = jnp.sin(x)  # ... and a partial's rule writing it again
+        return a * 2.0, a + 1.0, b * 3.0, b - 1.0
+
+    def once(x):
+        return evaluate_once(f, x, pair_sincos=True)
+
+    x = jnp.array([0.3, -1.2])
+    (cond,) = _conds(jax.make_jaxpr(once)(x))
+    assert len(cond.invars[1:]) == 1
+    for got, want in zip(once(x), f(x)):
+        np.testing.assert_array_equal(got, want)
+    # Unpacked, each keeps its own output (XLA merges the computations).
+    (cond,) = _conds(jax.make_jaxpr(lambda x: evaluate_once(f, x))(x))
+    assert len(cond.invars[1:]) == 2
+
+
+def test_a_stored_sine_without_its_cosine_stays_a_plain_value():
+    def f(x):
+        s, c = jnp.sin(x), jnp.cos(x + 1.0)  # different operands: not paired
+        return s * c, s + c, s - c
+
+    x = jnp.array([0.3, -1.2])
+    jaxpr = jax.make_jaxpr(lambda x: evaluate_once(f, x, pair_sincos=True))(x)
+    assert _stored(jaxpr) == ["cos", "sin"]
+    for got, want in zip(evaluate_once(f, x, pair_sincos=True), f(x)):
+        np.testing.assert_array_equal(got, want)
+
+
+def _pendulum(u):
+    """Double pendulum right-hand side: sines and cosines of four angles."""
+    t1, t2, w1, w2 = u[0], u[1], u[2], u[3]
+    d = t1 - t2
+    den = 3.0 - jnp.cos(2.0 * d)
+    a1 = (
+        -3.0 * 9.81 * jnp.sin(t1)
+        - 9.81 * jnp.sin(t1 - 2.0 * t2)
+        - 2.0 * jnp.sin(d) * (w2 * w2 + w1 * w1 * jnp.cos(d))
+    ) / den
+    a2 = (
+        2.0
+        * jnp.sin(d)
+        * (2.0 * w1 * w1 + 2.0 * 9.81 * jnp.cos(t1) + w2 * w2 * jnp.cos(d))
+    ) / den
+    return jnp.stack([w1, w2, a1, a2])
