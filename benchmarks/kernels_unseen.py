@@ -9,9 +9,12 @@ later fixes looked at two of them: robertson's HLO showed the transpose that
 ``jnp.stack`` adds under ``jax.vmap``, commit 18e06e4, and scara_pose's shared
 sines were among the values that set ``interpreter.batching.STORE_EXPENSIVE_MIN``,
 commit 20f5e8d; and double_pendulum, one of the first four, chose
-``interpreter.batching.FUSED_STORE_MIN_FANOUT``, commit 8fc0639). For each, the
-kernel of ``interpreter.jacobian(graph, search.optimize(graph, time_budget_s=5)
-.order)`` is timed against ``jax.jacfwd``/``jax.jacrev`` under
+``interpreter.batching.FUSED_STORE_MIN_FANOUT``, commit 8fc0639; scara_pose's
+HLO showed XLA splitting its padded block over two threads, which set where the
+constant elements are added, commit 734e859, and double_pendulum's the separate
+sine and cosine loops that the barrier now stores as pairs, commit 5abecdc). For
+each, the kernel of ``interpreter.jacobian(graph, search.optimize(graph,
+time_budget_s=5).order)`` is timed against ``jax.jacfwd``/``jax.jacrev`` under
 ``jax.jit(jax.vmap(·))`` at batch 256 and 2048 (interleaved medians, one
 process, the same inputs), without any fallback, and so is
 ``interpreter.fastest``'s kernel.
@@ -240,8 +243,9 @@ def main(argv=None) -> None:
             "ccelim: `interpreter.jacobian(graph, search.optimize(graph, "
             "time_budget_s=5).order)`, no fallback. fastest: `interpreter.fastest` "
             "tuned at that batch size (may return plain JAX). Speed-up = "
-            "min(jacfwd, jacrev) / time; medians of interleaved samples, the same "
-            "number of calls per sample for every function.",
+            "min(jacfwd, jacrev) / time; medians of interleaved samples (a new "
+            "order each round), the same number of calls per sample for every "
+            "function.",
             "",
             header,
             *rows,
