@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -76,8 +77,11 @@ class ElimGraph:
 
     @functools.cached_property
     def is_scalar(self) -> bool:
-        """Whether every vertex is a scalar, so the textbook |P|·|S| rule applies."""
-        return all(shape == () for shape in self.shapes)
+        """Whether every vertex holds one element, so the textbook |P|·|S| rule
+        applies. A one-element array (``u[0:1]``, a ``(1, 1)`` reshape) counts as
+        a scalar: every partial between such vertices is one number or a
+        value-less selection, and the structured algebra prices it as one."""
+        return all(math.prod(shape) == 1 for shape in self.shapes)
 
 
 def _operand_edges(graph: Graph) -> list[tuple[str, str, Partial]]:

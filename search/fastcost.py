@@ -78,7 +78,7 @@ class ScalarModel:
     def __init__(self, g: ElimGraph):
         if not g.is_scalar:
             raise ValueError(
-                "ScalarModel needs a scalar graph (all shapes ()); got shapes "
+                "ScalarModel needs a scalar graph (one element per vertex); got shapes "
                 f"{sorted(set(g.shapes))[:3]}; use TensorModel for tensor graphs"
             )
         self.graph = g

@@ -65,7 +65,7 @@ class ScalarCore:
     """:class:`search.core.CostCore` for scalar graphs, in C.
 
     Args:
-      g: a scalar elimination graph (every shape ``()``).
+      g: a scalar elimination graph (one element per vertex: ``is_scalar``).
 
     Example:
       >>> core = ScalarCore(graphs.build(graph))
@@ -75,7 +75,7 @@ class ScalarCore:
     def __init__(self, g: ElimGraph):
         if not g.is_scalar:
             raise ValueError(
-                "ScalarCore needs a scalar graph (all shapes ()); got shapes "
+                "ScalarCore needs a scalar graph (one element per vertex); got shapes "
                 f"{sorted(set(g.shapes))[:3]}; use StructuredCore for tensor graphs"
             )
         self.graph = g

@@ -128,3 +128,79 @@ def test_exported_vector_kernel_runs_without_ccelim_layout_changes():
     want = jax.vmap(jax.jacfwd(task.fn))(batch)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     assert [b.shape for b in artifact.output_layout] == [(2, 5, 5)]
+
+
+def _euler(x, y, z, steps=12):
+    for _ in range(steps):
+        x, y, z = (
+            x + 0.01 * 10.0 * (y - x),
+            y + 0.01 * (x * (28.0 - z) - y),
+            z + 0.01 * (x * y - 8.0 / 3.0 * z),
+        )
+    return x, y, z
+
+
+def _lorenz_unrolled(u):
+    # An explicit Euler loop written the way users write it: indexing, scalar
+    # arithmetic, a stacked output. Traced, u[i] is a one-element slice.
+    return jax.numpy.stack(_euler(u[0], u[1], u[2]))
+
+
+def _one_element_arrays(u):
+    a = u[0:1] * u[1:2]  # (1,)
+    b = jax.numpy.sin(a) + u[2]  # (1,) + () -> (1,)
+    c = (a * b).sum() * u[3]
+    d = jax.numpy.reshape(c, (1, 1)) * u[0]  # (1, 1)
+    return jax.numpy.concatenate([b, d.ravel(), jax.numpy.stack([c])])
+
+
+@pytest.mark.parametrize(
+    "fn, u",
+    [
+        (_lorenz_unrolled, np.array([1.0, 0.5, 0.2])),
+        (_one_element_arrays, np.array([0.3, -0.7, 1.1, 0.4])),
+    ],
+)
+def test_one_element_arrays_take_the_scalar_path_at_the_same_cost(fn, u):
+    # Slices u[i:i+1] and (1, 1) reshapes are one-element arrays: the graph is
+    # scalar (the C core, exact DP, annealing), and the C core prices every
+    # order as the reference structured cost does.
+    import random
+
+    from search.core import ScalarCore, core_for
+
+    graph = graphs.trace(fn, u)
+    elim = graphs.build(graph)
+    assert any(shape != () for shape in elim.shapes)  # (1,) or (1, 1) too
+    assert elim.is_scalar and isinstance(core_for(elim), ScalarCore)
+    core = ScalarCore(elim)
+    rng = random.Random(0)
+    order = list(elim.intermediates)
+    for _ in range(50):
+        rng.shuffle(order)
+        want = graphs.elimination.cost_of(elim, order).multiplications
+        assert core.order_cost(order) == want
+    result = search_optimize(graph)
+    assert result.cost <= result.best_baseline
+    got = interpreter.jacobian(graph, list(result.order))(u)
+    np.testing.assert_allclose(got, jax.jacfwd(fn)(u), rtol=1e-10, atol=1e-12)
+
+
+def search_optimize(graph):
+    from search import optimize
+
+    return optimize(graph, time_budget_s=5, seed=0, max_chunks=20)
+
+
+def test_unrolled_loop_vector_form_is_searched_like_its_scalar_form():
+    # The same loop with scalar arguments and a tuple output: its vector form
+    # (indexing, stack) prices every baseline the same and its search gets the
+    # same cost for the same work (both on the C core).
+    from search import optimize
+
+    vec = graphs.trace(_lorenz_unrolled, np.array([1.0, 0.5, 0.2]))
+    sca = graphs.trace(_euler, 1.0, 0.5, 0.2)
+    runs = [optimize(g, time_budget_s=60, seed=1, max_chunks=30) for g in (vec, sca)]
+    assert runs[0].baselines == runs[1].baselines
+    assert runs[0].cost == runs[1].cost
+    assert runs[0].work["local_moves"] == runs[1].work["local_moves"] > 0
