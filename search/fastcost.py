@@ -296,6 +296,21 @@ class ScalarEvaluator(OrderEvaluator):
         self.total += sum(new) - old
 
 
+def _topological(n: int, pred: list[int], succ: list[int]) -> list[int]:
+    """Positions ``0..n-1`` in a topological order of the bitset DAG."""
+    indeg = [pred[v].bit_count() for v in range(n)]
+    ready = [v for v in range(n) if not indeg[v]]
+    order = []
+    while ready:
+        v = ready.pop()
+        order.append(v)
+        for s in bits(succ[v]):
+            indeg[s] -= 1
+            if not indeg[s]:
+                ready.append(s)
+    return order
+
+
 class TensorEvaluator(OrderEvaluator):
     """:class:`OrderEvaluator` for any graph: elimination graphs cached per prefix.
 
@@ -315,12 +330,17 @@ class TensorEvaluator(OrderEvaluator):
             pred[s] |= 1 << p
             succ[p] |= 1 << s
         inter = sum(1 << v for v in g.intermediates)
-        self.related = [
-            (ScalarModel._closure(1 << v, pred) | ScalarModel._closure(1 << v, succ))
-            & inter
-            & ~(1 << v)
-            for v in range(n)
-        ]
+        # Ancestors and descendants by one pass each in topological order (a
+        # closure per vertex took 1.1 s on 1,500 intermediates).
+        topo = _topological(n, pred, succ)
+        anc, desc = [0] * n, [0] * n
+        for v in topo:
+            for p in bits(pred[v]):
+                anc[v] |= anc[p] | (1 << p)
+        for v in reversed(topo):
+            for s in bits(succ[v]):
+                desc[v] |= desc[s] | (1 << s)
+        self.related = [(anc[v] | desc[v]) & inter for v in range(n)]
         self._memo: dict[tuple[int, int], int] = {}
 
     def reset(self, order: Sequence[int]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import time
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph, elimination_cost
@@ -136,11 +137,14 @@ class LocalSearch:
       long_moves: fraction of non-neighbour moves with a uniform distance.
       kick: restarts from the best order first make ``kick·n`` random moves.
       core: the scalar graph's :class:`search.core.ScalarCore` to reuse.
-      init_costs: the multiplications of ``init_orders``, if known (scalar
-        graphs then do not price them again).
+      init_costs: the multiplications of ``init_orders``, if known (they are
+        then not priced again).
       greedy_restarts: whether every other annealing run of a scalar graph
         restarts from a greedy-randomised Markowitz order (default: on graphs
         of at most :data:`NATIVE_GREEDY_RESTARTS_MAX` intermediates).
+      deadline: on ``time.perf_counter``'s clock; tensor graphs calibrate the
+        temperature on fewer moves once it has passed (``None``: the same
+        number always, so that the seed fixes the result).
 
     On scalar graphs the moves run in C (:class:`search.core.ScalarAnnealer`,
     whose moves start at a sweeping cursor); ``long_moves`` and ``kick`` apply to
@@ -161,6 +165,7 @@ class LocalSearch:
         core: ScalarCore | None = None,
         init_costs: Sequence[int] | None = None,
         greedy_restarts: bool | None = None,
+        deadline: float | None = None,
     ):
         self.graph = g
         self.n = n = len(g.intermediates)
@@ -184,10 +189,16 @@ class LocalSearch:
         self.ev: OrderEvaluator = evaluator(g)
         self.model = getattr(self.ev, "model", None)
         starts = [list(o) for o in init_orders] or [list(g.intermediates)]
-        priced = []
-        for order in starts:
-            self.ev.reset(order)
-            priced.append((self.ev.total, order))
+        if init_costs is not None and len(init_costs) == len(starts):
+            # Known costs: a reset is a pass of structured eliminations (0.2 s
+            # at 1,500 intermediates); calibration starts from the last start.
+            priced = list(zip((int(c) for c in init_costs), starts))
+            self.ev.reset(starts[-1])
+        else:
+            priced = []
+            for order in starts:
+                self.ev.reset(order)
+                priced.append((self.ev.total, order))
         best_cost, best = min(priced, key=lambda t: t[0])
         self.best_order = list(best)
         self.best_cost = best_cost
@@ -199,7 +210,7 @@ class LocalSearch:
         self.long_moves, self.kick = long_moves, kick
         self._run = 0
         self._t = self.run_moves  # forces a new run on the first move
-        self._scale = self._calibrate() if n >= 2 else 1.0
+        self._scale = self._calibrate(deadline) if n >= 2 else 1.0
         self.ev.reset(self.best_order)
 
     def _init_native(
@@ -257,10 +268,14 @@ class LocalSearch:
         seg[0], seg[-1] = seg[-1], seg[0]
         return i, seg
 
-    def _calibrate(self) -> float:
-        """Mean uphill delta of random moves from the starting order."""
+    def _calibrate(self, deadline: float | None = None) -> float:
+        """Mean uphill delta of random moves from the starting order (fewer
+        moves once ``deadline``, on ``time.perf_counter``'s clock, has passed:
+        on big tensor graphs a move takes milliseconds)."""
         ups = []
-        for _ in range(min(300, 20 * self.n)):
+        for k in range(min(300, 20 * self.n)):
+            if deadline is not None and k and time.perf_counter() > deadline:
+                break
             lo, seg = self._propose()
             delta = self.ev.try_window(lo, seg)
             if delta > 0:

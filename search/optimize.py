@@ -135,6 +135,10 @@ PREFIX_OTHER_MODE = 2.0
 #: reverse mode saves 24 % in the whole second; one stopped at 0.5 s gave 20 %).
 PREFIX_SHARES = (0.75, 0.5)
 WINDOW_MAX = 600  # windows work on Python-int bitsets: not on bigger graphs
+#: A tensor graph's annealing set-up (two resets that keep every prefix state,
+#: and calibration) costs about this many whole-order pricing passes; it is
+#: skipped where it would pass the deadline.
+TENSOR_SETUP_PASSES = 6
 VERIFY_MAX = 300  # bigger scalar graphs are re-priced by the C core, not graphs.cost
 WINDOW_MIN = 8  # scalar graphs with at least this many intermediates get windows
 WINDOW_WIDTH = 12
@@ -451,7 +455,17 @@ def optimize(
         run.slots["dp"] = SubsetDPSlot(dp)
     if groups is not None:
         run.slots["bounds"] = GroupBoundSlot(groups)
-    if n >= 2 and "local" in chosen:
+    # A tensor graph's annealer prices its start twice and calibrates before
+    # its first move (1,500 intermediates: 0.76 s where a pricing pass takes
+    # 0.12 s); where that cannot fit, it does not start (at 1 s such a graph
+    # returned after 4.3 s).
+    setup_s = 0.0 if g.is_scalar else TENSOR_SETUP_PASSES * core.pricing_s
+    late = max_chunks is None and time.perf_counter() + setup_s > deadline
+    if n >= 2 and "local" in chosen and late:
+        notes.append(
+            f"local: skipped, its set-up (~{setup_s:.2f} s) does not fit in the budget"
+        )
+    if n >= 2 and "local" in chosen and not late:
         markowitz = [base_costs[k] for k in MARKOWITZ_TYPE if k in base_costs]
         local = LocalSearch(
             g,
@@ -463,6 +477,7 @@ def optimize(
             greedy_restarts=None
             if markowitz and min(markowitz) <= GREEDY_RESTARTS_WITHIN * ranked[0][1][1]
             else False,
+            deadline=None if max_chunks is not None else deadline,
         )
         # Chunks shrink on big graphs (a move costs more there) so that the
         # budget is checked often; they depend on the graph only, never on the

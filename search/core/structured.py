@@ -10,6 +10,7 @@ memoises step costs (``search.fastcost.TensorEvaluator``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from graphs.elimination import ElimGraph, eliminate, elimination_cost
@@ -27,6 +28,7 @@ class StructuredCore:
         self.graph = g
         self.intermediates = tuple(g.intermediates)
         self._states: list[ElimGraph] = [g]
+        self.pricing_s = 0.0  # the longest whole-order pricing so far, seconds
 
     @property
     def state(self) -> ElimGraph:
@@ -62,8 +64,10 @@ class StructuredCore:
 
     def order_costs(self, order: Sequence[int]) -> list[int]:
         self.reset()
+        start = time.perf_counter()
         state, out = self.graph, []
         for v in order:  # no states kept: a whole order is not undone
             state, mults, _, _ = eliminate(state, v)
             out.append(mults)
+        self.pricing_s = max(self.pricing_s, time.perf_counter() - start)
         return out
