@@ -40,6 +40,7 @@ from search.fastbaselines import scalar_baselines  # noqa: E402
 from search.local import LocalSearch  # noqa: E402
 
 sys.path.insert(0, str(_HERE))  # the scale section's module, after the package
+from search_programs import main_programs  # noqa: E402
 from search_scale import main_scale  # noqa: E402
 from search_unseen import main_unseen  # noqa: E402
 
@@ -470,11 +471,13 @@ def main():
     parser.add_argument(
         "--section",
         default="all",
-        choices=("all", "tasks", "scale", "unseen-dags", "speed"),
+        choices=("all", "tasks", "scale", "unseen-dags", "programs", "speed"),
         help="tasks: the task and exact sections; scale: the scale section alone; "
-        "unseen-dags: DAGs from generators that are not the project's; speed: "
+        "unseen-dags: DAGs from generators that are not the project's; programs: "
+        "budgets on traced programs (unrolled loops); speed: "
         "the local search speed table alone (replaced in --out)",
     )
+    parser.add_argument("--program-budgets", default="1,10")
     parser.add_argument("--scale-sizes", default="1000,3000,10000,100000")
     parser.add_argument("--scale-budgets", default="1,10,60")
     args = parser.parse_args()
@@ -483,7 +486,9 @@ def main():
         main_scale(args, RESULTS)
     if args.section in ("all", "unseen-dags"):
         main_unseen(args, RESULTS)
-    if args.section in ("scale", "unseen-dags"):
+    if args.section in ("all", "programs"):
+        main_programs(args, RESULTS)
+    if args.section in ("scale", "unseen-dags", "programs"):
         return
     names = [n for n in args.tasks.split(",") if n]
     if args.section == "speed":
