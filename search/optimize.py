@@ -460,7 +460,11 @@ def optimize(
     # 0.12 s); where that cannot fit, it does not start (at 1 s such a graph
     # returned after 4.3 s).
     setup_s = 0.0 if g.is_scalar else TENSOR_SETUP_PASSES * core.pricing_s
-    late = max_chunks is None and time.perf_counter() + setup_s > deadline
+    late = (
+        not g.is_scalar
+        and max_chunks is None
+        and time.perf_counter() + setup_s > deadline
+    )
     if n >= 2 and "local" in chosen and late:
         notes.append(
             f"local: skipped, its set-up (~{setup_s:.2f} s) does not fit in the budget"
