@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 RTOL = 1e-10
@@ -66,3 +67,22 @@ def check_program(f: Callable[..., Any], *args: Any, argnums: Any = None) -> Non
             with jax.disable_jit():
                 got = kernel(*args)
         assert_trees_close(got, want)
+
+
+def pendulum(u):
+    """Double pendulum right-hand side: shared sines and cosines of four angles
+    and a shared division (the fused-block kernels' test program)."""
+    t1, t2, w1, w2 = u[0], u[1], u[2], u[3]
+    d = t1 - t2
+    den = 3.0 - jnp.cos(2.0 * d)
+    a1 = (
+        -3.0 * 9.81 * jnp.sin(t1)
+        - 9.81 * jnp.sin(t1 - 2.0 * t2)
+        - 2.0 * jnp.sin(d) * (w2 * w2 + w1 * w1 * jnp.cos(d))
+    ) / den
+    a2 = (
+        2.0
+        * jnp.sin(d)
+        * (2.0 * w1 * w1 + 2.0 * 9.81 * jnp.cos(t1) + w2 * w2 * jnp.cos(d))
+    ) / den
+    return jnp.stack([w1, w2, a1, a2])

@@ -22,7 +22,7 @@ from interpreter.counting import (
     kernel_multiplications,
 )
 from interpreter.materialize import evaluate_once
-from tests.interpreter.helpers import assert_trees_close, diff_argnums
+from tests.interpreter.helpers import assert_trees_close, diff_argnums, pendulum
 
 tasks = pytest.importorskip("graphs.tasks")
 
@@ -386,7 +386,7 @@ def test_the_sine_and_cosine_of_one_operand_cross_the_barrier_as_one_array():
 def test_a_fused_pendulum_kernel_stores_its_sines_and_cosines_in_pairs():
     jax.config.update("jax_enable_x64", True)
     x = np.array([0.4, -0.3, 0.8, 0.2])
-    kernel = interpreter.jacobian(graphs.trace(_pendulum, x), "markowitz")
+    kernel = interpreter.jacobian(graphs.trace(pendulum, x), "markowitz")
     batch = 64
     xs = jnp.asarray(x[None] * (1.0 + 0.01 * np.arange(batch)[:, None] / batch))
     first = _conds(jax.make_jaxpr(jax.vmap(kernel))(xs))[0]
@@ -395,7 +395,7 @@ def test_a_fused_pendulum_kernel_stores_its_sines_and_cosines_in_pairs():
     # and cos(t1 - t2) three and four times: 16 stored values before).
     assert [v.aval.shape for v in first.invars[1:]] == [(batch, 2)] * 4
     got = jax.jit(jax.vmap(kernel))(xs)
-    np.testing.assert_allclose(got, jax.vmap(jax.jacfwd(_pendulum))(xs), rtol=1e-12)
+    np.testing.assert_allclose(got, jax.vmap(jax.jacfwd(pendulum))(xs), rtol=1e-12)
 
 
 def test_a_value_computed_twice_crosses_a_packed_barrier_once():
@@ -427,21 +427,3 @@ def test_a_stored_sine_without_its_cosine_stays_a_plain_value():
     assert _stored(jaxpr) == ["cos", "sin"]
     for got, want in zip(evaluate_once(f, x, pair_sincos=True), f(x)):
         np.testing.assert_array_equal(got, want)
-
-
-def _pendulum(u):
-    """Double pendulum right-hand side: sines and cosines of four angles."""
-    t1, t2, w1, w2 = u[0], u[1], u[2], u[3]
-    d = t1 - t2
-    den = 3.0 - jnp.cos(2.0 * d)
-    a1 = (
-        -3.0 * 9.81 * jnp.sin(t1)
-        - 9.81 * jnp.sin(t1 - 2.0 * t2)
-        - 2.0 * jnp.sin(d) * (w2 * w2 + w1 * w1 * jnp.cos(d))
-    ) / den
-    a2 = (
-        2.0
-        * jnp.sin(d)
-        * (2.0 * w1 * w1 + 2.0 * 9.81 * jnp.cos(t1) + w2 * w2 * jnp.cos(d))
-    ) / den
-    return jnp.stack([w1, w2, a1, a2])

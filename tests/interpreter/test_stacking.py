@@ -23,6 +23,7 @@ import graphs
 import interpreter
 from interpreter import eliminate
 from interpreter.counting import _sub_jaxprs, kernel_multiplications
+from tests.interpreter.helpers import pendulum
 
 
 def _ring(n: int):
@@ -296,28 +297,10 @@ def test_a_padded_block_compiles_to_one_loop_without_concatenation():
     assert "concatenate(" not in hlo
 
 
-def _pendulum(u):
-    """Double pendulum right-hand side: shared sines and a shared division."""
-    t1, t2, w1, w2 = u[0], u[1], u[2], u[3]
-    d = t1 - t2
-    den = 3.0 - jnp.cos(2.0 * d)
-    a1 = (
-        -3.0 * 9.81 * jnp.sin(t1)
-        - 9.81 * jnp.sin(t1 - 2.0 * t2)
-        - 2.0 * jnp.sin(d) * (w2 * w2 + w1 * w1 * jnp.cos(d))
-    ) / den
-    a2 = (
-        2.0
-        * jnp.sin(d)
-        * (2.0 * w1 * w1 + 2.0 * 9.81 * jnp.cos(t1) + w2 * w2 * jnp.cos(d))
-    ) / den
-    return jnp.stack([w1, w2, a1, a2])
-
-
 def test_a_4x4_block_behind_an_open_barrier_keeps_the_stacked_rows():
     jax.config.update("jax_enable_x64", True)
     x = np.array([0.4, -0.3, 0.8, 0.2])
-    kernel = interpreter.jacobian(graphs.trace(_pendulum, x), "markowitz")
+    kernel = interpreter.jacobian(graphs.trace(pendulum, x), "markowitz")
     xs = jnp.asarray(x[None] * (1.0 + 0.01 * np.arange(2048)[:, None] / 2048))
     names = _primitives(jax.make_jaxpr(jax.vmap(kernel))(xs))
     # Its shared sines and division are stored behind the barrier (a cond), so
@@ -325,4 +308,4 @@ def test_a_4x4_block_behind_an_open_barrier_keeps_the_stacked_rows():
     assert "cond" in names
     assert "concatenate" in names and "pad" not in names
     got = jax.jit(jax.vmap(kernel))(xs)
-    np.testing.assert_allclose(got, jax.vmap(jax.jacfwd(_pendulum))(xs), rtol=1e-12)
+    np.testing.assert_allclose(got, jax.vmap(jax.jacfwd(pendulum))(xs), rtol=1e-12)
