@@ -296,21 +296,6 @@ class ScalarEvaluator(OrderEvaluator):
         self.total += sum(new) - old
 
 
-def _topological(n: int, pred: list[int], succ: list[int]) -> list[int]:
-    """Positions ``0..n-1`` in a topological order of the bitset DAG."""
-    indeg = [pred[v].bit_count() for v in range(n)]
-    ready = [v for v in range(n) if not indeg[v]]
-    order = []
-    while ready:
-        v = ready.pop()
-        order.append(v)
-        for s in bits(succ[v]):
-            indeg[s] -= 1
-            if not indeg[s]:
-                ready.append(s)
-    return order
-
-
 class TensorEvaluator(OrderEvaluator):
     """:class:`OrderEvaluator` for any graph: elimination graphs cached per prefix.
 
@@ -332,7 +317,8 @@ class TensorEvaluator(OrderEvaluator):
         inter = sum(1 << v for v in g.intermediates)
         # Ancestors and descendants by one pass each in topological order (a
         # closure per vertex took 1.1 s on 1,500 intermediates).
-        topo = _topological(n, pred, succ)
+        rank = _topological_rank(n, pred, succ)
+        topo = sorted(range(n), key=rank.__getitem__)
         anc, desc = [0] * n, [0] * n
         for v in topo:
             for p in bits(pred[v]):
